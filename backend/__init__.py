@@ -1,0 +1,1 @@
+"""Compile captured modules with a codegen backend; check parity; time them."""

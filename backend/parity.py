@@ -1,0 +1,89 @@
+"""Numeric parity of compiled vs eager output, judged against an fp64 reference.
+
+Why fp64: fp32 eager is itself only one rounding of the true result; a
+compiled kernel that reorders a reduction can differ from it and still be as
+accurate. torch's `same(..., fp64_ref=...)` accepts a result no further from
+the fp64 reference than eager is (times a small multiplier).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils._pytree import tree_leaves
+
+from capture import torch_api
+
+DEFAULT_TOL = 1e-3
+
+
+@dataclass
+class Parity:
+    ok: bool
+    max_abs_err: float | None
+    rmse: float | None
+    cosine: float | None
+    tol: float
+
+
+def tensors(value: Any) -> list[torch.Tensor]:
+    return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
+
+
+def outputs_equal(a: Any, b: Any) -> bool:
+    """Bitwise equality (NaN equal to NaN), for the two-eager-runs determinism check."""
+    ta, tb = tensors(a), tensors(b)
+    if len(ta) != len(tb):
+        return False
+    for x, y in zip(ta, tb):
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if x.is_floating_point() or x.is_complex():
+            if not torch.equal(torch.nan_to_num(x, nan=0.0), torch.nan_to_num(y, nan=0.0)) or \
+               not torch.equal(torch.isnan(x), torch.isnan(y)):
+                return False
+        elif not torch.equal(x, y):
+            return False
+    return True
+
+
+def to_fp64(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.double() if value.is_floating_point() else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_fp64(v) for v in value)
+    if isinstance(value, dict):
+        return {k: to_fp64(v) for k, v in value.items()}
+    return value
+
+
+def compare(eager: Any, compiled: Any, fp64_ref: Any, tol: float = DEFAULT_TOL) -> Parity:
+    """Metrics over all floating outputs plus torch's accept/reject verdict."""
+    te, tc = tensors(eager), tensors(compiled)
+    if len(te) != len(tc):
+        return Parity(False, None, None, None, tol)
+    max_abs, sq, n, dot, ne, nc = 0.0, 0.0, 0, 0.0, 0.0, 0.0
+    for x, y in zip(te, tc):
+        if x.shape != y.shape:
+            return Parity(False, None, None, None, tol)
+        xf, yf = x.detach().double().flatten().cpu(), y.detach().double().flatten().cpu()
+        if xf.numel() == 0:
+            continue
+        finite = torch.isfinite(xf) & torch.isfinite(yf)
+        d = (xf - yf)[finite]
+        if d.numel():
+            max_abs = max(max_abs, float(d.abs().max()))
+            sq += float((d * d).sum())
+            n += d.numel()
+        dot += float((xf[finite] * yf[finite]).sum())
+        ne += float((xf[finite] ** 2).sum())
+        nc += float((yf[finite] ** 2).sum())
+    rmse = math.sqrt(sq / n) if n else 0.0
+    cosine = dot / math.sqrt(ne * nc) if ne > 0 and nc > 0 else (1.0 if ne == nc else 0.0)
+    try:
+        ok = torch_api.same(eager, compiled, fp64_ref, tol)
+    except Exception:  # noqa: BLE001 - exotic outputs: fall back to our metrics
+        ok = max_abs <= tol or cosine > 1 - tol
+    return Parity(ok, max_abs, rmse, cosine, tol)

@@ -1,0 +1,250 @@
+"""The worker: a long-lived process with torch imported that forks one child per case.
+
+Run as `python -m capture.worker` (inside the sandbox, see capture/sandbox.py).
+It depends on nothing of graphcrawl outside capture/ and backend/, and speaks
+JSON lines: one request per line on stdin, one reply per line on stdout.
+
+Why fork per case: `import torch` costs seconds, a fork ~30 ms; and a fresh
+child per case means a module that monkeypatches torch, leaks memory or
+segfaults cannot affect the next case. The child calls setpgrp() so that a
+timeout kills everything it started; its stdout/stderr go through a pipe of
+which only the tail is kept, so an output flood cannot fill the disk.
+
+Request fields: case_id, checkout, path, qualname, spec (or null), stubs,
+device, backend, fullgraph, dynamic, compile_mode, seed, mode, tol,
+deduce_budget_s, timeout_s, mem_mb, cpu_s, max_procs, max_file_mb,
+max_output_mb, scratch (a directory for this case).
+Reply: {"case_id", "result": {...}, "wall_s"}.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+OUTPUT_TAIL = 16_000
+
+
+def _prewarm() -> None:
+    """Import what every case needs before forking, so children start fast."""
+    import torch
+    import torch._dynamo  # noqa: F401
+    import torch._inductor.compile_fx  # noqa: F401
+    import torch._inductor.config  # noqa: F401
+    torch.set_num_threads(1)
+    from capture import case  # noqa: F401
+
+
+def _limit(res: int, value: int | None) -> None:
+    if value:
+        try:
+            resource.setrlimit(res, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+def _child(req: dict[str, Any], event_w: int, out_w: int, proto_fds: list[int]) -> None:
+    """Runs in the forked child; never returns."""
+    try:
+        os.setpgrp()
+        for fd in proto_fds:
+            os.close(fd)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.close(out_w)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        scratch = req["scratch"]
+        os.makedirs(os.path.join(scratch, "tmp"), exist_ok=True)
+        os.chdir(scratch)
+        os.environ["HOME"] = scratch
+        os.environ["TMPDIR"] = os.path.join(scratch, "tmp")
+        import tempfile
+        tempfile.tempdir = os.environ["TMPDIR"]
+        MB = 1024 * 1024
+        _limit(resource.RLIMIT_AS, int(req.get("mem_mb") or 0) * MB)
+        cpu = int(req.get("cpu_s") or 0)
+        if cpu:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        _limit(resource.RLIMIT_NPROC, int(req.get("max_procs") or 0))
+        _limit(resource.RLIMIT_FSIZE, int(req.get("max_file_mb") or 0) * MB)
+        _limit(resource.RLIMIT_NOFILE, 1024)
+        _limit(resource.RLIMIT_CORE, 0)
+        sys.stdout = os.fdopen(1, "w", buffering=1)
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+        events = os.fdopen(event_w, "w", buffering=1)
+
+        def on_stage(stage: str) -> None:
+            events.write(json.dumps({"stage": stage}) + "\n")
+            events.flush()
+
+        from capture.case import run_case
+        result = run_case(req, on_stage)
+        events.write(json.dumps({"result": result}, default=_jsonable) + "\n")
+        events.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException as exc:  # noqa: BLE001 - last resort: say what happened
+        try:
+            os.write(event_w, (json.dumps({"fatal": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(0)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    return str(value)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap_strays(me: int) -> None:
+    """In a PID namespace, kill anything a case left behind (setsid'd grandchildren)."""
+    if os.getpid() > 3:  # not in our own PID namespace: only the case's group was ours
+        return
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
+    """Fork a child for one case and turn whatever it does into a result."""
+    event_r, event_w = os.pipe()
+    out_r, out_w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(event_r)
+        os.close(out_r)
+        _child(req, event_w, out_w, proto_fds)
+    os.close(event_w)
+    os.close(out_w)
+    timeout = float(req.get("timeout_s") or 600)
+    max_output = int(float(req.get("max_output_mb") or 50) * 1024 * 1024)
+    deadline = start + timeout
+    stage, result, fatal = "import", None, None
+    output, out_bytes, buf = bytearray(), 0, b""
+    killed_for: str | None = None
+    open_fds = {event_r, out_r}
+    while open_fds:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            killed_for = "timeout"
+            break
+        ready, _, _ = select.select(list(open_fds), [], [], min(left, 1.0))
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            if fd == out_r:
+                out_bytes += len(chunk)
+                output += chunk
+                del output[:-OUTPUT_TAIL]
+                if out_bytes > max_output:
+                    killed_for = "output"
+            else:
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        continue
+                    stage = msg.get("stage", stage)
+                    result = msg.get("result", result)
+                    fatal = msg.get("fatal", fatal)
+        if killed_for:
+            break
+    if killed_for:
+        _kill_group(pid)
+    _, status = os.waitpid(pid, 0)
+    _kill_group(pid)
+    _reap_strays(os.getpid())
+    for fd in (event_r, out_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    wall = time.monotonic() - start
+    tail = output.decode("utf-8", "replace")
+    if result is not None and not killed_for:
+        result["wall_s"] = round(wall, 3)
+        return result
+    return _abnormal(status, stage, killed_for, fatal, tail, wall, timeout, max_output)
+
+
+def _abnormal(status: int, stage: str, killed_for: str | None, fatal: str | None, tail: str,
+              wall: float, timeout: float, max_output: int) -> dict[str, Any]:
+    res: dict[str, Any] = {"stage": stage, "wall_s": round(wall, 3), "traceback": tail[-8000:] or None}
+    if killed_for == "timeout":
+        res.update(status="timeout", error_type="Timeout",
+                   error_msg=f"no result after {timeout:g} s (in stage {stage}); process group killed")
+    elif killed_for == "output":
+        res.update(status="crash", error_type="OutputLimitExceeded",
+                   error_msg=f"case wrote more than {max_output // (1024 * 1024)} MB to stdout/stderr; killed")
+    elif os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        res.update(signal=name, error_type=f"Killed by {name}")
+        if sig == signal.SIGXCPU:
+            res.update(status="timeout", error_msg=f"CPU time limit exceeded in stage {stage}")
+        elif sig == signal.SIGKILL and "MemoryError" in tail or "std::bad_alloc" in tail:
+            res.update(status="oom", error_msg=f"out of memory in stage {stage}")
+        else:
+            res.update(status="crash", error_msg=f"process died with {name} in stage {stage}")
+    else:
+        code = os.WEXITSTATUS(status)
+        res.update(exit_code=code, status="crash", error_type=fatal.split(":")[0] if fatal else "ProcessExit",
+                   error_msg=fatal or f"process exited with code {code} in stage {stage} without a result "
+                                      "(sys.exit/os._exit in crawled code?)")
+        if fatal and "MemoryError" in fatal:
+            res["status"] = "oom"
+    return res
+
+
+def _drop_privileges() -> None:
+    """Under root, become an unprivileged uid before any crawled code can run."""
+    spec = os.environ.pop("GRAPHCRAWL_DROP_TO", None)
+    if spec and os.geteuid() == 0:
+        uid, gid = (int(x) for x in spec.split(":"))
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+
+
+def main() -> None:
+    _drop_privileges()
+    proto_in = os.fdopen(os.dup(0), "r")
+    proto_out = os.fdopen(os.dup(1), "w", buffering=1)
+    # Nothing but replies may reach the protocol stream.
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(2, 1)
+    _prewarm()
+    proto_out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
+    for line in proto_in:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        result = run_one(req, [proto_in.fileno(), proto_out.fileno()])
+        proto_out.write(json.dumps({"case_id": req.get("case_id"), "result": result}, default=_jsonable) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The live view of a crawl: one rich progress bar, counts per status, ETA."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from db.status import FUNNEL_ORDER
+
+
+class CrawlProgress:
+    """Receives driver events (`__call__(kind, **info)`) and renders them."""
+
+    def __init__(self, console: Console | None = None, enabled: bool = True) -> None:
+        self.console = console or Console(stderr=True)
+        self.counts: Counter[str] = Counter()
+        self.repo_status: Counter[str] = Counter()
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"), console=self.console, disable=not enabled,
+            transient=False)
+        self.repos_task = self.progress.add_task("repos", total=None, status="")
+        self.cases_task = self.progress.add_task("cases", total=0, status="")
+
+    def __enter__(self) -> "CrawlProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _status_line(self) -> str:
+        order = {s: i for i, s in enumerate(FUNNEL_ORDER)}
+        return " ".join(f"{s}={n}" for s, n in sorted(self.counts.items(), key=lambda kv: order.get(kv[0], 99)))
+
+    def __call__(self, kind: str, **info: Any) -> None:
+        if kind == "run":
+            self.console.print(f"run [bold]{info['run_id']}[/] (torch {info['env']['torch']}, "
+                               f"{info['env'].get('device_name') or ''})")
+        elif kind == "repos":
+            self.progress.update(self.repos_task, total=info["total"])
+        elif kind == "repo":
+            self.repo_status[info["status"]] += 1
+            self.progress.advance(self.repos_task)
+            self.progress.update(self.repos_task, status=" ".join(f"{k}={v}" for k, v in self.repo_status.items()))
+            if info.get("cases"):
+                task = self.progress.tasks[self.cases_task]
+                self.progress.update(self.cases_task, total=(task.total or 0) + info["cases"])
+            if info.get("error"):
+                self.console.print(f"[yellow]{info['repo_id']}: {info['status']}: {str(info['error'])[:200]}")
+        elif kind == "result":
+            self.counts[info["status"] or "unknown"] += 1
+            self.progress.advance(self.cases_task)
+            self.progress.update(self.cases_task, status=self._status_line())
+        elif kind == "wait":
+            self.progress.update(self.repos_task, status=f"waiting for the rate limit until {info.get('until_text', info.get('until'))}")
+        elif kind == "discovered":
+            self.progress.update(self.repos_task, status=f"discovered {info.get('count')}")
+
+
+def summary_table(counts: dict[str, int], repos: dict[str, int], run_id: str, wall_s: float) -> Table:
+    order = {s: i for i, s in enumerate(FUNNEL_ORDER)}
+    total = sum(counts.values()) or 1
+    table = Table(title=f"run {run_id}: {sum(counts.values())} cases in {wall_s:.0f} s")
+    table.add_column("status")
+    table.add_column("cases", justify="right")
+    table.add_column("share", justify="right")
+    for status, n in sorted(counts.items(), key=lambda kv: order.get(kv[0], 99)):
+        table.add_row(status, str(n), f"{100 * n / total:.1f}%")
+    if repos:
+        table.caption = "repos: " + ", ".join(f"{k} {v}" for k, v in sorted(repos.items()))
+    return table

@@ -1,0 +1,182 @@
+"""Fixture repositories: tiny nn.Modules, each with one known fate.
+
+EXPECTED maps (file, class) to the status a crawl must give it. The tests
+build these as real git repositories and crawl them through file:// URLs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gitfixtures import make_repo
+
+MODELS = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SmallCNN(nn.Module):
+    """Needs a 3-channel 4-D image."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv1(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class TokenLSTM(nn.Module):
+    """Needs int64 token ids below its vocabulary size."""
+
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, hidden_size)
+        self.rnn = nn.GRU(hidden_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, input_ids):
+        out, _ = self.rnn(self.emb(input_ids))
+        return self.head(out)
+
+
+class BreaksGraph(nn.Module):
+    """A data-dependent branch on .item() plus a print: two graph breaks."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x):
+        y = self.lin(x)
+        if y.sum().item() > 0:
+            print("positive")
+            y = y * 2
+        return torch.tanh(y)
+
+
+class CompiledDiffers(nn.Module):
+    """Computes something else under torch.compile: a parity failure by construction."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x):
+        y = self.lin(x)
+        if torch.compiler.is_compiling():
+            y = y + 1.0
+        return y
+
+
+class NeedsConfig(nn.Module):
+    """Built from a config object read as cfg.x."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.proj = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.out = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.act = nn.GELU()
+
+    def forward(self, hidden_states):
+        return self.out(self.act(self.proj(hidden_states)))
+
+
+class DropoutAlways(nn.Module):
+    """Dropout forced on, even in eval mode: output depends on the RNG."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x):
+        return F.dropout(self.lin(x), p=0.5, training=True)
+
+
+class RaisesInForward(nn.Module):
+    """Its forward always raises."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        raise NotImplementedError("subclasses implement forward")
+'''
+
+USES_MISSING = '''
+import torch.nn as nn
+import not_a_real_package_xyz
+from not_a_real_package_xyz.layers import Fancy
+
+
+class PlainMLP(nn.Module):
+    """Its file imports a package that is not installed; this class does not use it."""
+
+    def __init__(self, in_features=16, hidden=32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class NeedsFancy(nn.Module):
+    """Really uses the missing package: cannot run."""
+
+    def __init__(self):
+        super().__init__()
+        self.fancy = Fancy(16)
+
+    def forward(self, x):
+        return self.fancy(x)
+'''
+
+BROKEN_IMPORT = '''
+import torch.nn as nn
+
+raise RuntimeError("this module needs a dataset file at import time")
+
+
+class NeverLoads(nn.Module):
+    def forward(self, x):
+        return x
+'''
+
+SYNTAX_ERROR = '''
+import torch.nn as nn
+
+class Broken(nn.Module)
+    def forward(self, x):
+        return x
+'''
+
+EXPECTED = {
+    ("models.py", "SmallCNN"): "pass",
+    ("models.py", "TokenLSTM"): "pass",
+    ("models.py", "BreaksGraph"): "pass",
+    ("models.py", "CompiledDiffers"): "parity_failed",
+    ("models.py", "NeedsConfig"): "pass",
+    ("models.py", "DropoutAlways"): "eager_nondeterministic",
+    ("models.py", "RaisesInForward"): "eager_failed",
+    ("extra/uses_missing.py", "PlainMLP"): "pass",
+    ("extra/uses_missing.py", "NeedsFancy"): "eager_failed",
+    ("extra/broken_import.py", "NeverLoads"): "import_failed",
+}
+
+FILES = {
+    "models.py": MODELS,
+    "extra/__init__.py": "",
+    "extra/uses_missing.py": USES_MISSING,
+    "extra/broken_import.py": BROKEN_IMPORT,
+    "extra/syntax_error.py": SYNTAX_ERROR,
+    "README.md": "fixture\n",
+}
+
+
+def make_zoo(root: Path) -> Path:
+    """The main fixture repo, as a real git repository; returns its path."""
+    return make_repo(root, "zoo", FILES)
