@@ -1,0 +1,124 @@
+"""Hostile modules run in the real bwrap sandbox: contained, recorded, no effect outside."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from capture.pool import WorkerPool
+from capture.sandbox import SandboxConfig, bwrap_problem
+from tests.hostile_repos import HOSTILE, hostile_files
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that records whether anything connected."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("hostile")
+    os.chmod(base, 0o755)
+    tag = uuid.uuid4().hex[:8]
+    home = Path(os.path.expanduser("~"))
+    secret = home / f".graphcrawl_secret_{tag}"
+    secret.write_text("TOPSECRET")
+    listener = Listener()
+    targets = {"home_target": str(home / f"graphcrawl_escape_{tag}"),
+               "tmp_target": f"/tmp/graphcrawl_escape_{tag}"}
+    repo = base / "repo"
+    repo.mkdir()
+    for rel, src in hostile_files(port=listener.port, secret=str(secret), **targets).items():
+        (repo / rel).write_text(src)
+    os.chmod(repo, 0o755)
+    cfg = SandboxConfig(scratch_root=base / "scratch", cache_dir=base / "cache", readonly=[repo])
+    order = [*HOSTILE, "clean_after_patch"]
+    order.insert(order.index("patch_torch") + 1, order.pop())  # clean case right after the patch
+    requests = [{"case_id": name, "checkout": str(repo), "path": f"{name}.py", "qualname": "Evil",
+                 "backend": "eager", "timeout_s": 15, "mem_mb": 4096, "max_procs": 64,
+                 "max_output_mb": 20} for name in order]
+    results: dict[str, dict] = {}
+    WorkerPool(1, cfg).map(requests, lambda r: results.__setitem__(r.request["case_id"], r.result))
+    yield results, listener, secret, targets, repo
+    listener.close()
+    secret.unlink()
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_case_is_recorded_with_its_status(hostile_run, name: str) -> None:
+    results = hostile_run[0]
+    _, status, stage = HOSTILE[name]
+    res = results[name]
+    assert res["status"] == status, res
+    if stage:
+        assert res["stage"] == stage
+
+
+def test_network_is_unreachable(hostile_run) -> None:
+    results, listener = hostile_run[0], hostile_run[1]
+    assert listener.connections == 0
+    assert "DENIED" in results["net_connect"]["error_msg"]
+
+
+def test_secrets_in_home_are_hidden(hostile_run) -> None:
+    res = hostile_run[0]["read_secret"]
+    assert "DENIED" in res["error_msg"] and "TOPSECRET" not in res["error_msg"]
+
+
+def test_no_writes_escape_the_sandbox(hostile_run) -> None:
+    targets, repo = hostile_run[3], hostile_run[4]
+    assert not Path(targets["home_target"]).exists()
+    assert not Path(targets["tmp_target"]).exists()
+    assert not (repo / "ESCAPED.txt").exists()
+    assert not Path(os.path.expanduser("~/graphcrawl_escape")).exists()
+
+
+def test_signals_and_exits_are_named(hostile_run) -> None:
+    results = hostile_run[0]
+    assert results["segfault"]["signal"] == "SIGSEGV"
+    assert results["exit_midcase"]["exit_code"] == 0 and "without a result" in results["exit_midcase"]["error_msg"]
+    assert results["flood_output"]["error_type"] == "OutputLimitExceeded"
+    assert results["fork_bomb"]["stage"] == "import"
+
+
+def test_monkeypatch_does_not_leak_into_the_next_case(hostile_run) -> None:
+    assert hostile_run[0]["clean_after_patch"]["status"] == "pass"
+
+
+def test_no_stray_processes_survive(hostile_run) -> None:
+    # The sandbox of this module's run is the only one whose bwrap names its repo; once it
+    # is gone its PID namespace, fork bomb included, is gone with it.
+    repo = hostile_run[4]
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(repo) not in out
