@@ -285,6 +285,66 @@ class Store:
         return {s: n for s, n in self.db.execute(
             "select status, count(*) from results where run_id = ? group by status", [run_id])}
 
+    # -- discovery slices (crawler/discover.py) -------------------------------
+    # One row per GitHub search query of a discovery: its total, pages fetched,
+    # state (partial | done | split) and the repo ids it yielded, so a killed
+    # discovery resumes without fetching a finished slice again. The columns
+    # beyond the declared schema (discovery, state, parent, stars_lo, stars_hi,
+    # created_lo, created_hi, split_at, repo_ids) are added on first write.
+    def discovery_slices(self, discovery: str) -> list[dict[str, Any]]:
+        """The stored slices of one discovery (same query, star floor and size cap)."""
+        table = self.db["discovery_slices"]
+        if "discovery" not in table.columns_dict:
+            return []
+        rows = []
+        for row in table.rows_where("discovery = ?", [discovery], order_by="rowid"):
+            row["repo_ids"] = json.loads(row["repo_ids"]) if row.get("repo_ids") else []
+            rows.append(row)
+        return rows
+
+    DISCOVERY_SLICE_COLUMNS = {
+        "discovery": str, "state": str, "parent": str, "stars_lo": int, "stars_hi": int,
+        "created_lo": int, "created_hi": int, "split_at": int, "repo_ids": str,
+    }
+
+    def save_discovery_slice(self, row: dict[str, Any]) -> None:
+        table = self.db["discovery_slices"]
+        have = set(table.columns_dict)
+        for col, typ in self.DISCOVERY_SLICE_COLUMNS.items():
+            if col not in have:  # typed here, not guessed from a first value that may be NULL
+                table.add_column(col, typ)
+        record = dict(row, repo_ids=_json(list(row.get("repo_ids") or [])), updated_at=now())
+        table.upsert(record, pk="id", alter=True)
+
+    def record_discovery_page(self, row: dict[str, Any], repos: list[dict[str, Any]]) -> None:
+        """A fetched page: its repos first, then the slice's progress.
+
+        In that order, a kill between the two only means the page is fetched
+        again on resume (upserts are idempotent); never a page counted as done
+        whose repos are missing.
+        """
+        known = self.repos_by_ids([r["id"] for r in repos])
+        fresh = []
+        for repo in repos:
+            if repo["id"] in known:
+                self.upsert_repo(repo)
+            else:  # what upsert_repo does for a new repo, in one statement per page
+                fresh.append(dict(repo, topics=repo["topics"] if isinstance(repo.get("topics"), (str, type(None)))
+                                  else _json(repo["topics"]), discovered_at=repo.get("discovered_at") or now(),
+                                  status=repo.get("status") or "discovered"))
+        if fresh:
+            self.db["repos"].insert_all(fresh, pk="id")
+        self.save_discovery_slice(row)
+
+    def repos_by_ids(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows of these repos, by id (a discovery reads thousands at once)."""
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for row in self.db["repos"].rows_where(f"id in ({','.join('?' * len(chunk))})", chunk):
+                out[row["id"]] = row
+        return out
+
 
 def module_id(repo_id: str, sha: str, path: str, qualname: str) -> str:
     """A module's identity: checkout + file + class qualname, never a position."""
