@@ -60,6 +60,10 @@ def is_oom(exc: BaseException) -> bool:
     return any(t in str(exc) for t in OOM_TEXT)
 
 
+class CaptureSkipped(Exception):
+    """Dynamo captured no graph at all: the module ran eagerly under torch.compile."""
+
+
 class CaseEnded(Exception):
     def __init__(self, status: S, stage: Stage, exc: BaseException | None = None, **fields: Any):
         super().__init__(status.value)
@@ -174,6 +178,12 @@ def _run(req: dict[str, Any], result: dict[str, Any], on_stage: StageFn) -> None
                   break_reasons=info.break_reasons, break_ids=info.break_ids,
                   op_count=info.op_count, ops_per_graph=info.ops_per_graph,
                   guard_count=info.guard_count, capture_s=round(info.capture_s, 4))
+    if info.graph_count == 0:
+        why = info.skip_reasons[0] if info.skip_reasons else "forward has no operation Dynamo could trace"
+        result.update(break_reasons=info.skip_reasons, break_ids=info.skip_ids)
+        raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
+            f"Dynamo captured no graph; the frame ran eagerly: {why}"
+            + (f" [{info.skip_ids[0]}]" if info.skip_ids and info.skip_ids[0] else "")))
     if fullgraph and info.graph_break_count:
         raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE,
                         RuntimeError(f"fullgraph=True but {info.graph_break_count} graph break(s): "

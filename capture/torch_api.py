@@ -25,6 +25,8 @@ class CaptureInfo:
     ops_per_graph: list[int] = field(default_factory=list)
     guard_count: int = 0
     capture_s: float = 0.0
+    skip_reasons: list[str] = field(default_factory=list)
+    skip_ids: list[str] = field(default_factory=list)
 
 
 def reset() -> None:
@@ -55,13 +57,19 @@ def explain(module: torch.nn.Module, args: list[Any], kwargs: dict[str, Any]) ->
     out = torch._dynamo.explain(module)(*args, **kwargs)
     elapsed = time.perf_counter() - start
     reasons = [break_reason_text(r) for r in out.break_reasons]
+    # A frame Dynamo gave up on entirely leaves no break reason, only an
+    # "unimplemented" counter (e.g. RNN modules): keep it as the reason.
+    skipped = [str(k) for k in counters().get("unimplemented", {})]
     ids: list[str] = []
     for text in reasons:
         m = GB_ID.search(text)
         ids.append(m.group(1).upper() if m else "")
+    skip_ids = [(m.group(1).upper() if (m := GB_ID.search(t)) else "") for t in skipped]
     return CaptureInfo(
         graph_count=int(out.graph_count),
-        graph_break_count=int(out.graph_break_count),
+        graph_break_count=max(0, int(out.graph_break_count)),
+        skip_reasons=[first_line(t) for t in skipped],
+        skip_ids=skip_ids,
         break_reasons=[first_line(r) for r in reasons],
         break_ids=ids,
         op_count=int(out.op_count),

@@ -36,12 +36,18 @@ def test_cnn_gets_a_three_channel_image(zoo_crawl: Path) -> None:
 
 
 def test_sequence_model_gets_token_ids_below_vocab(zoo_crawl: Path) -> None:
-    row = _results(zoo_crawl)[("models.py", "TokenLSTM")]
+    row = _results(zoo_crawl)[("models.py", "TokenTagger")]
     spec = json.loads(row["spec"])
     vocab = spec["init"]["kwargs"]["vocab_size"]["value"]
     (ids,) = spec["inputs"]["args"]
     assert ids["dtype"] == "int64" and len(ids["shape"]) == 2
     assert ids["low"] >= 0 and ids["high"] <= vocab
+
+
+def test_a_frame_dynamo_skips_is_not_counted_as_captured(zoo_crawl: Path) -> None:
+    row = _results(zoo_crawl)[("models.py", "TokenGRU")]
+    assert row["stage"] == "capture" and row["graph_count"] == 0
+    assert "RNN" in row["error_msg"] and json.loads(row["break_ids"]) == ["GB0014"]
 
 
 def test_graph_breaks_are_counted_with_reasons(zoo_crawl: Path) -> None:
