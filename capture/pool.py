@@ -130,6 +130,7 @@ class WorkerPool:
         self._todo: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._done: queue.Queue[Reply | BaseException] = queue.Queue()
         self.in_flight = 0
+        self._workers: dict[int, Worker] = {}
         self._threads = [threading.Thread(target=self._serve, args=(i, self._todo, self._done),
                                           daemon=True) for i in range(self.size)]
         for t in self._threads:
@@ -151,6 +152,11 @@ class WorkerPool:
         return item
 
     def stop(self) -> None:
+        while True:  # drop what was never started
+            try:
+                self._todo.get_nowait()
+            except queue.Empty:
+                break
         for _ in self._threads:
             self._todo.put(None)
         for t in self._threads:
@@ -160,7 +166,10 @@ class WorkerPool:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:  # interrupted: don't wait for cases in flight
+            for worker in list(self._workers.values()):
+                worker.kill()
         self.stop()
 
     def map(self, requests: Iterable[dict[str, Any]], on_reply: Callable[[Reply], None]) -> None:
@@ -186,6 +195,7 @@ class WorkerPool:
                         if self.restarts > self.max_restarts:
                             raise WorkerStartFailed(f"workers died {self.restarts} times; giving up")
                     worker = Worker(index, self.cfg, self.env_per_worker(index))
+                    self._workers[index] = worker
                 req = dict(req, scratch=str(self._scratch_for(req["case_id"])))
                 result = worker.run(req)
                 shutil.rmtree(req["scratch"], ignore_errors=True)

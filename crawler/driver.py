@@ -44,7 +44,7 @@ class CrawlConfig:
     workers: int | None = None
     timeout_s: float = 300.0
     mem_mb: int = 6144
-    cpu_s: int | None = None
+    cpu_s: int | None = None  # default: 1.5 x timeout_s (one thread per case)
     max_procs: int = 256
     max_file_mb: int = 512
     max_output_mb: int = 50
@@ -266,7 +266,7 @@ class Crawl:
             "device": cfg.device, "backend": cfg.backend, "compile_mode": cfg.compile_mode,
             "fullgraph": cfg.fullgraph, "dynamic": cfg.dynamic, "seed": cfg.seed, "mode": cfg.mode,
             "tol": cfg.tol, "deduce_budget_s": cfg.deduce_budget_s, "timeout_s": cfg.timeout_s,
-            "mem_mb": cfg.mem_mb, "cpu_s": cfg.cpu_s, "max_procs": cfg.max_procs,
+            "mem_mb": cfg.mem_mb, "cpu_s": cfg.cpu_s or int(cfg.timeout_s * 1.5) + 10, "max_procs": cfg.max_procs,
             "max_file_mb": cfg.max_file_mb, "max_output_mb": cfg.max_output_mb,
         }
 

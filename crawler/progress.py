@@ -20,8 +20,8 @@ class CrawlProgress:
         self.repo_status: Counter[str] = Counter()
         self.enabled = enabled
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            TextColumn("[bold]{task.description:<5}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(compact=True),
             TextColumn("{task.fields[status]}"), console=self.console, disable=not enabled,
             transient=False)
         self.repos_task = self.progress.add_task("repos", total=None, status="")

@@ -41,7 +41,7 @@ def test_limit_discovers_clones_and_validates_the_most_starred(tmp_path: Path, s
     with SearchServer(population, limit_anonymous=1000) as server:
         rc = main(["crawl", "--db", str(db), "--limit", "3", "--api-base", server.url,
                    "--clone-base", clone_root.as_uri(), "--workdir", str(session_workdir),
-                   "--backend", "eager", "--no-progress", *sandbox_flags()])
+                   "--backend", "eager", "--delete-checkouts", "--no-progress", *sandbox_flags()])
         assert server.violations == 0
     assert rc == 0
     with Store(db, readonly=True) as store:
@@ -49,3 +49,5 @@ def test_limit_discovers_clones_and_validates_the_most_starred(tmp_path: Path, s
         assert sorted(scanned) == sorted(top)
         assert all(r["stars"] and r["source"] == "search" and len(r["sha"]) == 40 for r in scanned.values())
         assert store.result_counts(store.latest_run_id()) == {"pass": 3}
+        # --delete-checkouts: the checkout is gone once validated, its sha stays for a re-clone
+        assert not any(Path(r["checkout_path"]).exists() for r in scanned.values())
