@@ -222,7 +222,7 @@ class Crawl:
             if open_cases[req["repo_id"]] == 0 and cfg.delete_checkouts:
                 repo = self.store.repo(req["repo_id"])
                 if repo and repo.get("checkout_path"):
-                    remove_checkout(Path(repo["checkout_path"]))
+                    self._remove(Path(repo["checkout_path"]))
 
         todo = [r for r in repos if self.store.pending_cases(run_id, [r["id"]])
                 or r.get("status") not in ("scanned", "no_modules")]
@@ -249,12 +249,18 @@ class Crawl:
                         if reply:
                             handle(reply)
                 if not cases and cfg.delete_checkouts:
-                    remove_checkout(co.path)
+                    self._remove(co.path)
             while pool.in_flight:
                 reply = pool.next_reply()
                 if reply:
                     handle(reply)
         return written
+
+    def _remove(self, path: Path) -> None:
+        try:
+            remove_checkout(path)
+        except (ValueError, OSError) as exc:
+            self.emit("warning", message=f"checkout {path} not deleted: {exc}")
 
     def _request(self, case: dict[str, Any], checkout: Path) -> dict[str, Any]:
         cfg = self.cfg

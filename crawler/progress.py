@@ -57,6 +57,8 @@ class CrawlProgress:
             self.counts[info["status"] or "unknown"] += 1
             self.progress.advance(self.cases_task)
             self.progress.update(self.cases_task, status=self._status_line())
+        elif kind == "warning":
+            self.console.print(f"[yellow]warning: {info['message']}")
         elif kind == "wait":
             self.progress.update(self.repos_task, status=f"waiting for the rate limit until {info.get('until_text', info.get('until'))}")
         elif kind == "discovered":

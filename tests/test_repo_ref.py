@@ -1,0 +1,79 @@
+"""crawler.repo_ref: every way a user names a repository, and the ones that are refused."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.repo_ref import RepoRef, parse_repo, read_repos_file
+from tests.gitfixtures import make_bare, make_repo
+
+
+@pytest.mark.parametrize("spec,expected", [
+    ("pytorch/vision", RepoRef("pytorch/vision", "https://github.com/pytorch/vision.git")),
+    ("  huggingface/pytorch-image-models.git \n",
+     RepoRef("huggingface/pytorch-image-models", "https://github.com/huggingface/pytorch-image-models.git")),
+    ("https://github.com/owner/name", RepoRef("owner/name", "https://github.com/owner/name")),
+    ("https://github.com/owner/name.git", RepoRef("owner/name", "https://github.com/owner/name.git")),
+    ("https://github.com/owner/name/", RepoRef("owner/name", "https://github.com/owner/name/")),
+    ("http://127.0.0.1:8080/git/owner/name.git", RepoRef("owner/name", "http://127.0.0.1:8080/git/owner/name.git")),
+    ("https://gitlab.com/group/sub/name.git", RepoRef("sub/name", "https://gitlab.com/group/sub/name.git")),
+    ("ssh://git@github.com/owner/name.git", RepoRef("owner/name", "ssh://git@github.com/owner/name.git")),
+    ("git://example.org/owner/name", RepoRef("owner/name", "git://example.org/owner/name")),
+    ("git@github.com:owner/name.git", RepoRef("owner/name", "git@github.com:owner/name.git")),
+])
+def test_remote_specs(spec: str, expected: RepoRef) -> None:
+    assert parse_repo(spec) == expected
+
+
+def test_shorthand_uses_the_clone_base() -> None:
+    assert parse_repo("a/b", "http://127.0.0.1:9/mirror/") == RepoRef("a/b", "http://127.0.0.1:9/mirror/a/b.git")
+
+
+def test_local_paths_and_file_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path, "my zoo", {"a.py": "x = 1\n"})
+    bare = make_bare(repo, tmp_path / "srv" / "zoo.git")
+    assert parse_repo(str(repo)) == RepoRef("local/my-zoo", repo.as_uri())
+    assert parse_repo(bare.as_uri()) == RepoRef("local/zoo", bare.as_uri())
+    assert parse_repo(str(repo / ".git")) == RepoRef("local/my-zoo", (repo / ".git").as_uri())
+    monkeypatch.chdir(tmp_path / "srv")
+    assert parse_repo("zoo.git") == RepoRef("local/zoo", bare.as_uri())
+    assert parse_repo("./zoo.git/") == RepoRef("local/zoo", bare.as_uri())
+    assert parse_repo("../my zoo") == RepoRef("local/my-zoo", repo.as_uri())
+    # A file:// URL is explicit: a missing repo is the clone's not_found, not a parse error.
+    assert parse_repo("file:///no/such/thing.git") == RepoRef("local/thing", "file:///no/such/thing.git")
+
+
+def test_owner_name_that_is_also_a_local_dir_is_ambiguous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "owner" / "name").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="./owner/name"):
+        parse_repo("owner/name")
+    assert parse_repo("./owner/name").id == "local/name"
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("", "empty"),
+    ("just-a-word", "not owner/name"),
+    ("a/b/c", "not owner/name"),
+    ("ftp://host/owner/name", "unsupported URL scheme"),
+    ("https://github.com/owner/name/tree/main", "no /tree/"),
+    ("https://github.com/owner", "must be"),
+    ("https://example.org/name.git", "must end in owner/name"),
+    ("https://example.org/a/b%20c", "not a valid owner/name"),
+    ("file://otherhost/x/y", "must be local"),
+    ("https:///owner/name", "needs a host"),
+])
+def test_bad_specs_are_refused_with_a_reason(spec: str, message: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        parse_repo(spec)
+
+
+def test_repos_file_skips_blanks_and_comments(tmp_path: Path) -> None:
+    path = tmp_path / "repos.txt"
+    path.write_text("# my list\n\npytorch/vision\n  https://github.com/a/b.git   # trailing note\n"
+                    "   # indented comment\nfile:///x/y\n")
+    assert read_repos_file(path) == ["pytorch/vision", "https://github.com/a/b.git", "file:///x/y"]
+    assert [parse_repo(s).id for s in read_repos_file(path)] == ["pytorch/vision", "a/b", "local/y"]
