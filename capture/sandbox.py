@@ -10,6 +10,7 @@ process-count limit (which root ignores) hold too.
 """
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ class SandboxConfig:
     cache_dir: Path
     readonly: list[Path] = field(default_factory=list)
     unsafe: bool = False
+    gpu: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -128,5 +130,8 @@ def worker_command(cfg: SandboxConfig) -> list[str]:
                 made.add(parent)
     for flag, path in binds:
         argv += [flag, str(path), str(path)]
+    if cfg.gpu:  # the sandbox's /dev is minimal: pass the GPU device nodes through
+        for dev in sorted(glob.glob("/dev/nvidia*") + glob.glob("/dev/dri")):
+            argv += ["--dev-bind", dev, dev]
     argv += ["--chdir", str(cfg.scratch_root), "--"]
     return argv + inner

@@ -202,7 +202,7 @@ class Crawl:
         workers = cfg.workers or _default_workers(cfg.device)
         sandbox = SandboxConfig(scratch_root=self.workdir / ".scratch" / "cases",
                                 cache_dir=self.workdir / ".cache", readonly=[self.workdir],
-                                unsafe=cfg.unsafe_no_sandbox)
+                                unsafe=cfg.unsafe_no_sandbox, gpu=cfg.device.startswith("cuda"))
         per_worker_env = (lambda i: {"CUDA_VISIBLE_DEVICES": str(i)}) if cfg.device.startswith("cuda") else None
         pool = WorkerPool(workers, sandbox, env_per_worker=per_worker_env)
         written = 0
