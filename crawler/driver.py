@@ -57,6 +57,7 @@ class CrawlConfig:
     clone_timeout_s: float = 300.0
     max_repo_mb: float = 500.0
     clone_jobs: int = 4
+    min_free_mb: float = 1024.0
     max_cases: int | None = None
     only_repo_ids: list[str] | None = None
 
@@ -129,7 +130,8 @@ class Crawl:
         """Clone (or reuse) a repo's checkout, at its recorded sha when it has one."""
         ref = RepoRef(repo["id"], repo["url"])
         try:
-            co = clone(ref, self.workdir, timeout_s=self.cfg.clone_timeout_s, max_size_mb=self.cfg.max_repo_mb)
+            co = clone(ref, self.workdir, timeout_s=self.cfg.clone_timeout_s, max_size_mb=self.cfg.max_repo_mb,
+                       min_free_mb=self.cfg.min_free_mb)
         except CloneFailed as exc:
             return exc
         want = repo.get("sha")

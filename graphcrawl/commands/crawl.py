@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--deduce-budget", type=float, default=60.0, help="seconds to find args/inputs per module")
     run.add_argument("--max-cases", type=int, help="stop submitting after N cases (a quick look)")
     run.add_argument("--workdir", type=Path, default=Path("workdir"), help="checkouts and caches (default ./workdir)")
+    run.add_argument("--min-free-mb", type=float, default=1024.0,
+                     help="don't clone when the workdir has less free disk than this (default 1024)")
     run.add_argument("--delete-checkouts", action="store_true", help="delete each checkout once validated")
     run.add_argument("--unsafe-no-sandbox", action="store_true",
                      help="run crawled code without bubblewrap (only for code you trust)")
@@ -71,7 +73,7 @@ def run_command(args: argparse.Namespace) -> int:
         fullgraph=args.fullgraph, dynamic=None if args.dynamic is None else args.dynamic == "true",
         workers=args.workers, timeout_s=args.timeout, mem_mb=args.mem_mb, deduce_budget_s=args.deduce_budget,
         unsafe_no_sandbox=args.unsafe_no_sandbox, delete_checkouts=args.delete_checkouts,
-        max_cases=args.max_cases, max_repo_mb=args.max_repo_kb / 1024)
+        max_cases=args.max_cases, max_repo_mb=args.max_repo_kb / 1024, min_free_mb=args.min_free_mb)
     console = Console(stderr=True)
     with Store(cfg.db_path) as store:
         store.lock_for_writing()
