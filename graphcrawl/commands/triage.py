@@ -1,0 +1,63 @@
+"""`graphcrawl triage`: failure clusters; `triage show CLUSTER`; `triage repro CASE -o FILE`."""
+from __future__ import annotations
+
+import argparse
+
+from graphcrawl.errors import UserError
+from graphcrawl.options import add_db_option, add_run_option
+
+
+def _scope_options(p: argparse.ArgumentParser, suppress: bool) -> None:
+    """--db, --run, --project; on the sub-actions without defaults, so that
+    `triage --db X show C` and `triage show C --db X` both work."""
+    if suppress:
+        p.add_argument("--db", default=argparse.SUPPRESS, help="SQLite database file (default: ./graphcrawl.db)")
+        p.add_argument("--run", default=argparse.SUPPRESS, help="run name (default: the latest run)")
+        p.add_argument("--project", default=argparse.SUPPRESS, metavar="OWNER/NAME", help="only this project")
+    else:
+        add_db_option(p)
+        add_run_option(p)
+        p.add_argument("--project", metavar="OWNER/NAME", help="only this project")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "triage", help="failures clustered by signature, with repro scripts",
+        description="Group a run's failures by signature (status, stage, exception type, normalized "
+                    "message, innermost torch frame, first graph-break id), largest first. "
+                    "`triage show CLUSTER` lists a cluster's cases with full errors; "
+                    "`triage repro CASE -o repro.py` writes a standalone repro script.")
+    _scope_options(p, suppress=False)
+    p.add_argument("--format", dest="fmt", choices=["table", "markdown", "csv", "json"], default="table")
+    p.add_argument("--limit", type=int, default=30, help="clusters shown (default 30; 0 = all)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
+    actions = p.add_subparsers(dest="action", metavar="{show,repro}")
+    show = actions.add_parser("show", help="a cluster's cases with full errors and tracebacks")
+    show.add_argument("cluster", help="cluster id (or a unique prefix of it)")
+    _scope_options(show, suppress=True)
+    show.add_argument("--limit", type=int, default=20, help="cases shown (default 20; 0 = all)")
+    show.add_argument("--format", dest="fmt", choices=["table", "markdown", "json"], default=argparse.SUPPRESS)
+    repro = actions.add_parser("repro", help="write a standalone script that reproduces one case")
+    repro.add_argument("case", help="case id (as listed by `triage` and `triage show`)")
+    repro.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the script")
+    repro.add_argument("--minify", action="store_true",
+                       help="the script runs torch's minifier (TORCHDYNAMO_REPRO_AFTER=aot) on the failure")
+    _scope_options(repro, suppress=True)
+    p.set_defaults(func=run, action=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reports.api import run_triage, run_triage_repro, run_triage_show
+    from reports.scope import ReportError
+
+    limit = None if args.limit == 0 else args.limit
+    try:
+        if args.action == "show":
+            return run_triage_show(args.db, args.cluster, run=args.run, project=args.project,
+                                   fmt=args.fmt, limit=limit)
+        if args.action == "repro":
+            return run_triage_repro(args.db, args.case, args.output, run=args.run, minify=args.minify)
+        return run_triage(args.db, run=args.run, project=args.project, fmt=args.fmt, limit=limit,
+                          output=args.output)
+    except ReportError as exc:
+        raise UserError(str(exc)) from None

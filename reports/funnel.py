@@ -1,0 +1,82 @@
+"""The funnel: how many repos and cases ended in each status.
+
+Why every status, in order: an honest denominator. A report that shows only
+"pass" and "compile_failed" hides the modules that never imported; the funnel
+shows where each one stopped, with the stage of every timeout, crash and OOM.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from db.status import ABNORMAL, FUNNEL_ORDER, RepoStatus, Stage
+from reports.scope import Scope
+
+_ABNORMAL = {s.value for s in ABNORMAL}
+_STAGE_ORDER = {s.value: i for i, s in enumerate(Stage)}
+
+
+@dataclass
+class FunnelRow:
+    status: str
+    stage: str | None
+    count: int
+    percent: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pct(n: int, total: int) -> float:
+    return round(100.0 * n / total, 2) if total else 0.0
+
+
+def repo_funnel(scope: Scope) -> list[FunnelRow]:
+    """Repos by status (repo status is not per run: all repos in the database,
+    or the one project of the scope)."""
+    sql = "select status, count(*) from repos"
+    params: list[Any] = []
+    if scope.project is not None:
+        sql += " where id = ?"
+        params.append(scope.project)
+    counts = {s: n for s, n in scope.query(sql + " group by status", params)}
+    total = sum(counts.values())
+    order = [s.value for s in RepoStatus]
+    names = order + sorted(s for s in counts if s not in order)
+    return [FunnelRow(s, None, counts.get(s, 0), _pct(counts.get(s, 0), total))
+            for s in names if s in counts or s in order]
+
+
+def case_funnel(scope: Scope) -> list[FunnelRow]:
+    """Results of the run by status in funnel order; timeout/crash/oom split by stage."""
+    counts: dict[tuple[str, str | None], int] = {}
+    for g in scope.groups():
+        key = (g.status, g.stage)
+        counts[key] = counts.get(key, 0) + g.n
+    total = sum(counts.values())
+    known = {s: i for i, s in enumerate(FUNNEL_ORDER)}
+    # Every normal status gets a row, zero or not; timeout/crash/oom only at stages that happened.
+    keys = set(counts) | {(s, None) for s in FUNNEL_ORDER if s not in _ABNORMAL}
+    keys_sorted = sorted(keys, key=lambda k: (known.get(k[0], len(known)), k[0],
+                                              _STAGE_ORDER.get(k[1] or "", len(_STAGE_ORDER)), k[1] or ""))
+    return [FunnelRow(s, st, counts.get((s, st), 0), _pct(counts.get((s, st), 0), total))
+            for s, st in keys_sorted]
+
+
+def pending_cases(scope: Scope) -> int:
+    """Modules of the projects this run has touched that have no result yet (a live crawl).
+
+    From repos.module_count (the modules of the current scan) minus the run's
+    results per project; approximate only if a project was re-scanned at a
+    new commit in the middle of a run.
+    """
+    per_repo: dict[str, int] = {}
+    for g in scope.groups():
+        per_repo[g.repo_id] = per_repo.get(g.repo_id, 0) + g.n
+    if not per_repo:
+        return 0
+    if scope.project is not None:
+        rows = scope.query("select id, module_count from repos where id = ?", [scope.project])
+    else:
+        rows = scope.query("select id, module_count from repos where module_count is not null")
+    return sum(max(0, int(m or 0) - per_repo[r]) for r, m in rows if r in per_repo)
