@@ -216,6 +216,9 @@ def _run(req: dict[str, Any], result: dict[str, Any], on_stage: StageFn) -> None
         status = S.COMPILE_FAILED if _is_compile_error(exc) else S.RUN_FAILED
         raise CaseEnded(status, Stage.COMPILE if status is S.COMPILE_FAILED else Stage.RUN, exc) from None
     result["compile_s"] = round(time.perf_counter() - start, 4)
+    hits, misses = torch_api.compile_cache_hits()
+    result["compile_cache"] = "hit" if hits and not misses else ("miss" if misses and not hits else
+                                                                  ("mixed" if hits else "none"))
 
     stage(Stage.RUN)
     try:

@@ -88,6 +88,16 @@ def frames_compiled() -> int:
     return int(counters()["frames"]["ok"])
 
 
+def compile_cache_hits() -> tuple[int, int]:
+    """(hits, misses) of Inductor's FX graph cache since the last reset.
+
+    A warm-cache compile takes seconds where a cold one takes tens: compile
+    times are only comparable between cases with the same cache state.
+    """
+    c = counters()["inductor"]
+    return int(c.get("fxgraph_cache_hit", 0)), int(c.get("fxgraph_cache_miss", 0))
+
+
 def same(ref: Any, res: Any, fp64_ref: Any, tol: float) -> bool:
     """torch's own accuracy check, with an fp64 reference to judge rounding."""
     from torch._dynamo.utils import same as _same

@@ -67,7 +67,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "break_ids": str, "op_count": int, "ops_per_graph": str,
         "guard_count": int, "recompiles": int, "capture_s": float,
         "eager_ms": float, "hook_ms": float, "hook_overhead_us": float,
-        "compile_s": float, "compiled_ms": float, "speedup": float,
+        "compile_s": float, "compile_cache": str, "compiled_ms": float, "speedup": float,
         "max_abs_err": float, "rmse": float, "cosine": float,
         "atol": float, "rtol": float, "ladder": str, "wall_s": float,
         "finished_at": str,

@@ -83,7 +83,7 @@ def _pair_sql(project: str | None) -> str:
                                                             for c in ("graph_count", "graph_break_count",
                                                                       "max_abs_err"))
                       + f", {t}.compile_s, {t}.speedup, {t}.graph_break_count")
-    sql = (f"select a.case_id, a.repo_id, {side('a')}, {side('b')} "
+    sql = (f"select a.case_id, a.repo_id, {side('a')}, {side('b')}, a.compile_cache, b.compile_cache "
            "from results a join results b on b.case_id = a.case_id and b.run_id = ? where a.run_id = ?")
     return sql + (" and a.repo_id = ?" if project else "") + " order by a.case_id"
 
@@ -147,6 +147,8 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
             passing.append((p[0], p[1], sa, sb))
         for metric, a, b in (("compile_s", p[7], p[15]), ("speedup", p[8], p[16]),
                              ("graph_break_count", p[9], p[17])):
+            if metric == "compile_s" and p[18] != p[19]:
+                continue  # a warm-cache compile is not comparable with a cold one
             verdict = _metric_change(metric, a, b, th)
             if verdict:
                 row = {"case_id": p[0], "project": p[1], "status_a": sa, "status_b": sb, "a": a, "b": b,
