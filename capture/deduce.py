@@ -1,29 +1,47 @@
 """Find constructor args and forward inputs that make a crawled module run.
 
 Why not a pile of regexes over every torch error (paritybench's way): most
-modules say what they want in their first layer (Conv2d(3, ...) wants 3
-channels, Embedding(1000, ...) wants int64 ids below 1000). So: read the
-signatures, guess by parameter name, build the module, read its first layer,
-derive candidate inputs from it, then try them cheaply, letting the error
-message pick the next candidate. Everything tried is a value spec (capture/
-specs.py), so the winner is stored as data and replays exactly.
+modules say what they want before anything runs. So: read first (the
+signatures, annotations and defaults; how __init__ uses each argument and
+which layer first touches each forward input, from the source's AST:
+capture/deduce_static.py), build the module from plausible values
+(capture/deduce_values.py), derive candidate inputs from the layers they meet
+(capture/deduce_inputs.py), then try cheaply, letting the error message
+propose one change at a time (capture/deduce_fixes.py). Every change that is
+tried is a value spec (capture/specs.py), so the winner is stored as data and
+replays exactly; every rule that contributed is recorded in `found_by`.
 """
 from __future__ import annotations
 
+import copy
 import inspect
+import math
 import re
+import sys
 import time
+import traceback
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from capture import specs
-from capture.specs import const, tensor
+from capture.deduce_fixes import propose
+from capture.deduce_inputs import (LENGTH_NAMES, MASK_NAMES, Slot, candidates_from_layer, context_for,
+                                   first_layer, make_candidates, name_candidates)
+from capture.deduce_static import Use, read_class
+from capture.deduce_values import (ConfigProxy, callable_candidates, guess_int, guess_value, value_from_use,
+                                   value_to_spec)
 
-BATCH = 2
-SEQ = 8
+# The public contract, plus helpers older callers import from here.
+__all__ = ["DeduceFailed", "Deduced", "deduce", "construct", "is_input_error", "run_forward",
+           "ConfigProxy", "value_to_spec", "guess_int", "guess_value", "first_layer", "candidates_from_layer"]
+from capture.specs import const
+
+MAX_FIX_DEPTH = 6
+MAX_SOFT_RETRIES = 4
 
 
 class DeduceFailed(Exception):
@@ -47,132 +65,106 @@ class Deduced:
 
 # -- constructor ------------------------------------------------------------
 
-CONFIG_NAMES = re.compile(r"^(config|cfg|conf|args|opt|opts|options|hparams|hp|params|hyper_?params|settings|arg|model_cfg|model_config)$", re.I)
+def _build_init_value(spec: dict[str, Any], uses: dict[str, Use] | None = None) -> Any:
+    """A constructor value; configs become proxies (nested ones too) that answer further reads."""
+    if spec["kind"] == "config":
+        uses = uses or {}
+        fixed = {}
+        for k, v in spec["attrs"].items():
+            sub = {p[len(k) + 1:]: u for p, u in uses.items() if p.startswith(k + ".")}
+            fixed[k] = _build_init_value(v, sub) if v["kind"] == "config" else specs.materialize(v, torch.Generator())
+        return ConfigProxy(fixed, uses)
+    return specs.materialize(spec, torch.Generator())
 
 
-def guess_int(name: str) -> int | None:
-    """A plausible integer for a parameter or config attribute named `name`."""
-    n = name.lower()
-    rules: list[tuple[str, int]] = [
-        (r"(^|_)(num_)?(classes|class_num|n_classes|num_class|nclass|ncls|num_labels|n_labels|out_classes)$", 10),
-        (r"vocab|ntoken|n_token|num_tokens|num_embeddings|n_vocab|tokens$|num_words|n_words|word_num", 100),
-        (r"(^|_)(in_?ch(annels)?|input_?channels|in_?planes|inplanes|c_in|in_c|input_nc|nc|img_channels|image_channels|channels_in|num_channels|n_channels|in_chans|in_dim_img)$", 3),
-        (r"(heads|nhead|n_head|num_heads|head_num|num_attention_heads)$", 4),
-        (r"(layers|depth|n_layer|num_layers|nlayers|n_layers|num_blocks|n_blocks|blocks)$", 2),
-        (r"kernel", 3),
-        (r"stride|dilation|groups|scale_factor|upscale|repeat", 1),
-        (r"padding|pad$", 1),
-        (r"(img|image|input|patch)_?(size|res|resolution|dim|h|w)$|^(h|w|height|width|resolution|size)$", 32),
-        (r"patch", 4),
-        (r"(seq|max_len|max_length|max_seq|block_size|context|n_ctx|n_positions|max_position|window|length|len)", 16),
-        (r"batch", BATCH),
-        (r"(out_?ch|out_?planes|planes|outplanes|ngf|ndf|nf|filters|width|base)", 16),
-        (r"(dim|size|hidden|d_model|emb|embd|features|feat|units|nhid|ninp|channels|n_in|n_out|in_|out_|ch$|d_)", 32),
-        (r"^(n|k|m|num|count)$|^n_|^num_", 2),
-    ]
-    for pattern, value in rules:
-        if re.search(pattern, n):
-            return value
-    return None
+def _build_call(cls: type, init: dict[str, Any],
+                config_uses: dict[str, dict[str, Use]] | None) -> tuple[list[Any], dict[str, Any]]:
+    uses = config_uses or {}
+    module_globals = getattr(sys.modules.get(cls.__module__), "__dict__", None)
+    for name, spec in init.get("globals", {}).items():
+        if module_globals is not None and name not in module_globals:
+            module_globals[name] = specs.materialize(spec, torch.Generator())
+    args = [_build_init_value(s) for s in init.get("args", [])]
+    kwargs = {k: _build_init_value(s, uses.get(k)) for k, s in init.get("kwargs", {}).items()}
+    return args, kwargs
 
 
-def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[str, Any]:
-    """A value spec for a required parameter, from its annotation and name."""
-    n = name.lower()
-    ann = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    ann = (ann or "").lower()
-    if CONFIG_NAMES.match(n) or "config" in ann or "cfg" in ann or "namespace" in ann:
-        return {"kind": "config", "attrs": {}}
-    if ann in ("bool",) or n.startswith(("use_", "is_", "has_", "with_", "enable")) or n in ("bias", "affine", "residual", "bidirectional", "batch_first", "training", "pretrained"):
-        return const(False if n in ("pretrained", "training") else True)
-    if ann == "float" or re.search(r"drop|rate$|(^|_)(eps|epsilon|alpha|beta|gamma|momentum|temperature|temp|prob|p|ratio|lr|margin|scale|weight|tau|sigma)($|_)", n):
-        if re.search(r"drop|prob|rate", n):
-            return const(0.0)
-        if "eps" in n:
-            return const(1e-5)
-        return const(1.0 if "ratio" not in n else 4.0)
-    if ann in ("str",) or re.search(r"(^|_)(act|activation|act_layer|norm|norm_layer|mode|type|name|method|pool|init|path|file|dir|fn|func)($|_)", n):
-        if re.search(r"path|file|dir", n):
-            return const("")
-        if re.search(r"act", n):
-            return const("relu")
-        if re.search(r"norm", n):
-            return const("batch")
-        return const(None)
-    if "tuple" in ann or "list" in ann or "sequence" in ann or re.search(r"(sizes|dims|_list|widths|_channels_list|features_list)$", n):
-        base = guess_int(re.sub(r"(s|_list)$", "", n)) or 16
-        return {"kind": "list", "items": [const(base), const(base)]}
-    value = guess_int(n)
-    if value is not None:
-        return const(value)
-    if ann in ("int",):
-        return const(16)
-    if "module" in ann:
-        return {"kind": "module", "name": "Identity"}
-    return const(16)
+def _final_init(init: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    final: dict[str, Any] = {
+        "args": [value_to_spec(a) if isinstance(a, ConfigProxy) else s for a, s in zip(args, init.get("args", []))],
+        "kwargs": {k: (value_to_spec(kwargs[k]) if isinstance(kwargs[k], ConfigProxy) else s)
+                   for k, s in init.get("kwargs", {}).items()},
+    }
+    if init.get("globals"):
+        final["globals"] = dict(init["globals"])
+    return final
 
 
-class ConfigProxy:
-    """Stands in for a config object, answering reads with plausible values.
+def construct(cls: type, init: dict[str, Any], seed: int,
+              config_uses: dict[str, dict[str, Use]] | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the module; config proxies are turned into the specs of what was read.
 
-    Reads are recorded, so the case stores exactly the attributes used and a
-    replay builds a plain attribute bag (specs.ConfigBag) with the same values.
+    `init["globals"]` (optional) names module-level globals the class reads but
+    its file defines only under `if __name__ == "__main__"`; they are set on the
+    class's module when missing. `config_uses` (optional) tells config proxies
+    how the source uses each attribute path.
     """
-
-    def __init__(self, fixed: dict[str, Any] | None = None) -> None:
-        object.__setattr__(self, "_read", {})
-        object.__setattr__(self, "_fixed", dict(fixed or {}))
-
-    def _value(self, name: str) -> Any:
-        read = object.__getattribute__(self, "_read")
-        if name not in read:
-            fixed = object.__getattribute__(self, "_fixed")
-            if name in fixed:
-                read[name] = fixed[name]
-            else:
-                guess = guess_value(name)
-                read[name] = ConfigProxy() if guess["kind"] == "config" else specs.materialize(guess, torch.Generator())
-        return read[name]
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self._value(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__getattribute__(self, "_read")[name] = value
-
-    def __getitem__(self, name: str) -> Any:
-        return self._value(str(name))
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._value(name) if default is None else object.__getattribute__(self, "_read").setdefault(name, default)
-
-    def __contains__(self, name: str) -> bool:
-        return True
-
-    def to_spec(self) -> dict[str, Any]:
-        attrs = {}
-        for k, v in object.__getattribute__(self, "_read").items():
-            attrs[k] = v.to_spec() if isinstance(v, ConfigProxy) else value_to_spec(v)
-        return {"kind": "config", "attrs": attrs}
+    args, kwargs = _build_call(cls, init, config_uses)
+    torch.manual_seed(seed)
+    module = cls(*args, **kwargs)
+    return module, _final_init(init, args, kwargs)
 
 
-def value_to_spec(value: Any) -> dict[str, Any]:
-    if isinstance(value, ConfigProxy):
-        return value.to_spec()
-    if isinstance(value, (list, tuple)):
-        return {"kind": "list" if isinstance(value, list) else "tuple", "items": [value_to_spec(v) for v in value]}
-    if isinstance(value, dict):
-        return {"kind": "dict", "items": {str(k): value_to_spec(v) for k, v in value.items()}}
-    if isinstance(value, nn.Module):
-        return {"kind": "module", "name": type(value).__name__}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return const(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in a case spec")
+MISSING_ARG = re.compile(r"missing (\d+ )?required (positional|keyword-only) arguments?: (.*)")
+UNEXPECTED_ARG = re.compile(r"got an unexpected keyword argument '(\w+)'")
+NOT_DEFINED = re.compile(r"name '(\w+)' is not defined")
+WANTS_LIST = re.compile(r"'int' object is not (iterable|subscriptable)|object of type 'int' has no len|"
+                        r"cannot unpack non-iterable int|should be called with an iterable, but got int|"
+                        r"must be an iterable, not int|'int' object is not reversible|zip argument #\d+ must support iteration")
+WANTS_OBJECT = re.compile(r"'(int|float|bool|str|list)' object has no attribute '(\w+)'")
+WANTS_CALLABLE = re.compile(r"'(int|NoneType|str|float|bool|ConfigProxy)' object is not callable")
+WANTS_VALUE = re.compile(r"'NoneType' object (has no attribute|is not (iterable|subscriptable))|"
+                         r"unsupported operand type\(s\) for .*'NoneType'|NoneType' and|"
+                         r"must be (int|real number|a number), not NoneType")
+WANTS_SCALAR = re.compile(r"unsupported operand type\(s\) for .*: '(list|tuple)' and '(int|float)'|"
+                          r"'(list|tuple)' object cannot be interpreted as an integer|must be int, not (list|tuple)|"
+                          r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'")
+WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|'float' object cannot be interpreted as an integer|"
+                       r"argument '\w+' must be int, not float|float object cannot be interpreted|"
+                       r"received an invalid combination of arguments.*float")
+MODULE_ATTRS = re.compile(r"^(parameters|state_dict|eval|train|weight|bias|forward|modules|children|"
+                          r"named_parameters|to|cuda|token_emb|attn_layers|max_seq_len|emb_dim|dim|net|model|"
+                          r"num_tokens|pad_value|ignore_index)$")
 
 
-def _required_params(fn: Callable[..., Any]) -> tuple[list[inspect.Parameter], bool]:
+def _crawled_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    """Frames of crawled code (not torch's, not ours), innermost last."""
+    torch_dir = torch.__file__.rsplit("/", 1)[0]
+    here = __file__.rsplit("/", 1)[0]
+    return [f for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith((torch_dir, here)) and "/lib/python" not in f.filename]
+
+
+def _culprits(exc: BaseException, names: list[str]) -> list[str]:
+    """The arguments named on the innermost crawled source line that raised."""
+    for frame in reversed(_crawled_frames(exc)):
+        line = frame.line or ""
+        found = [n for n in names if re.search(rf"\b{re.escape(n.split('.')[-1])}\b", line)]
+        if found:
+            return found
+    return []
+
+
+@dataclass
+class _InitState:
+    kwargs: dict[str, dict[str, Any]]
+    rules: dict[str, str]
+    alternatives: dict[str, list[dict[str, Any]]]
+    globals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)
+
+
+def _required_params(fn: Any) -> tuple[list[inspect.Parameter], bool]:
     """Required named params (self dropped), and whether *args is accepted."""
     try:
         sig = inspect.signature(fn)
@@ -187,163 +179,305 @@ def _required_params(fn: Callable[..., Any]) -> tuple[list[inspect.Parameter], b
     return required, varargs
 
 
-def _build_init_value(spec: dict[str, Any]) -> Any:
-    if spec["kind"] == "config":
-        fixed = {k: specs.materialize(v, torch.Generator()) for k, v in spec["attrs"].items()}
-        return ConfigProxy(fixed)
-    return specs.materialize(spec, torch.Generator())
-
-
-def construct(cls: type, init: dict[str, Any], seed: int) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the module; config proxies are turned into the specs of what was read."""
-    args = [_build_init_value(s) for s in init.get("args", [])]
-    kwargs = {k: _build_init_value(s) for k, s in init.get("kwargs", {}).items()}
-    torch.manual_seed(seed)
-    module = cls(*args, **kwargs)
-    final = {
-        "args": [value_to_spec(a) if isinstance(a, ConfigProxy) else s for a, s in zip(args, init.get("args", []))],
-        "kwargs": {k: (value_to_spec(kwargs[k]) if isinstance(kwargs[k], ConfigProxy) else s)
-                   for k, s in init.get("kwargs", {}).items()},
-    }
-    return module, final
-
-
-MISSING_ARG = re.compile(r"missing (\d+ )?required (positional|keyword-only) arguments?: (.*)")
-UNEXPECTED_ARG = re.compile(r"got an unexpected keyword argument '(\w+)'")
-
-
-def deduce_init(cls: type, seed: int, deadline: float, max_tries: int) -> tuple[nn.Module, dict[str, Any], list[str], int]:
+def _initial_init_state(cls: type) -> tuple[_InitState, dict[str, dict[str, Use]]]:
     required, _ = _required_params(cls.__init__)
-    kwargs = {p.name: guess_value(p.name, p.annotation) for p in required}
-    found_by = ["init:names" if required else "init:defaults"]
+    reading = read_class(cls, "__init__")
+    state = _InitState(kwargs={}, rules={}, alternatives={})
+    config_uses: dict[str, dict[str, Use]] = {}
+    for p in required:
+        _fill_param(cls, state, p.name, reading.use(p.name), p.annotation)
+        config_uses[p.name] = reading.paths_under(p.name)
+    return state, config_uses
+
+
+def _fill_param(cls: type, state: _InitState, name: str, use: Use, annotation: Any = inspect.Parameter.empty) -> None:
+    spec, rule = value_from_use(name, use, annotation)
+    if spec["kind"] == "class":
+        nargs = use.called[0] if use.called else 1
+        alts = callable_candidates(cls, name, nargs)
+        spec, state.alternatives[name] = alts[0], alts[1:]
+    elif spec["kind"] == "const" and isinstance(spec["value"], str) and use.str_choices:
+        state.alternatives[name] = [const(c) for c in use.str_choices[1:]] + [const(None)]
+    elif spec["kind"] == "const" and spec["value"] is None:
+        state.alternatives[name] = [{"kind": "module", "name": "Identity"}, const(16)]
+    state.kwargs[name] = spec
+    state.rules[name] = rule
+
+
+SMALL_INT_NAMES = re.compile(r"kernel|stride|pad|dilation|groups|heads|head|layers|depth|blocks|repeat|"
+                             r"factor|scale|ratio|expansion|expand|mult|reduction|num_|n_|^k$", re.I)
+
+
+def _scaled(spec: dict[str, Any], scale: int, keep: tuple[int, ...] = (0, 1, 3), name: str = "") -> dict[str, Any]:
+    """Size-like ints set to `scale` (divisibility and minimum-size asserts want other sizes).
+
+    Kernel sizes, strides, depths and counts are left alone: a 64-wide kernel
+    or 64 layers make a module too slow to try, not more likely to build.
+    """
+    if spec["kind"] == "const" and type(spec["value"]) is int and spec["value"] not in keep:
+        if re.search(r"kernel|stride|pad|dilation", name, re.I) or (
+                SMALL_INT_NAMES.search(name) and not re.search(r"dim|channel|feature|hidden|size|width|planes|emb", name, re.I)):
+            return spec
+        if spec["value"] < 8 and spec["value"] != 3:
+            return spec
+        return const(scale)
+    if spec["kind"] in ("list", "tuple"):
+        return {**spec, "items": [_scaled(s, scale, keep, name) for s in spec["items"]]}
+    if spec["kind"] == "config":
+        return {**spec, "attrs": {k: _scaled(s, scale, keep, k) for k, s in spec["attrs"].items()}}
+    return spec
+
+
+def _remapped(spec: dict[str, Any], mapping: dict[int, int]) -> dict[str, Any]:
+    if spec["kind"] == "const" and type(spec["value"]) is int and spec["value"] in mapping:
+        return const(mapping[spec["value"]])
+    if spec["kind"] in ("list", "tuple"):
+        return {**spec, "items": [_remapped(s, mapping) for s in spec["items"]]}
+    if spec["kind"] == "config":
+        return {**spec, "attrs": {k: _remapped(s, mapping) for k, s in spec["attrs"].items()}}
+    return spec
+
+
+def _size_clash(error: BaseException | None, inputs_tried: Any = None) -> dict[int, int] | None:
+    """A channel count forward makes itself (x.unsqueeze(1) into Conv2d(3, ...)): rebuild with it."""
+    m = re.search(r"expected input\[[\d, ]+\] to have (\d+) channels, but got (\d+) channels", str(error or ""))
+    if m and m.group(1) != m.group(2):
+        return {int(m.group(1)): int(m.group(2))}
+    return None
+
+
+def _init_fix(cls: type, exc: BaseException, state: _InitState, reading_uses: dict[str, Use]) -> str | None:
+    """Apply one change suggested by a constructor error; return its rule name, or None."""
+    msg = str(exc)
+    names = list(state.kwargs)
+    config_attrs = [f"{k}.{a}" for k, s in state.kwargs.items() if s["kind"] == "config" for a in s["attrs"]]
+    m = MISSING_ARG.search(msg)
+    if isinstance(exc, TypeError) and m:
+        added = False
+        for name in re.findall(r"'(\w+)'", m.group(3)):
+            if name not in state.kwargs:
+                _fill_param(cls, state, name, reading_uses.get(name) or Use())
+                added = True
+        return "init:missing-arg" if added else None
+    m = UNEXPECTED_ARG.search(msg)
+    if isinstance(exc, TypeError) and m and m.group(1) in state.kwargs:
+        state.kwargs.pop(m.group(1))
+        return "init:unexpected-arg"
+    m = NOT_DEFINED.search(msg)
+    if isinstance(exc, NameError) and m and m.group(1) not in state.globals:
+        name = m.group(1)
+        state.globals[name] = guess_value(name)
+        if state.globals[name]["kind"] != "const":
+            state.globals[name] = const(16)
+        return "init:missing-global"
+    culprits = _culprits(exc, names + config_attrs)
+    if WANTS_LIST.search(msg):
+        for n in culprits or names:
+            spec = _get(state, n)
+            if spec is not None and spec["kind"] == "const" and isinstance(spec["value"], int) and n not in state.changed:
+                _set(state, n, {"kind": "list", "items": [const(spec["value"])] * 4})
+                return "init:int-to-list"
+        for n in culprits or names:
+            spec = _get(state, n)
+            if spec is not None and spec["kind"] == "list" and spec["items"] and spec["items"][0]["kind"] == "const" \
+                    and n + "[]" not in state.changed:
+                state.changed.add(n + "[]")
+                _set(state, n, {"kind": "list", "items": [{"kind": "list", "items": [s, s]} for s in spec["items"]]})
+                return "init:nested-list"
+    m = WANTS_OBJECT.search(msg)
+    if m:
+        for n in culprits or names:
+            spec = _get(state, n)
+            if spec is not None and spec["kind"] in ("const", "list") and n not in state.changed:
+                _set(state, n, {"kind": "config", "attrs": {}})
+                return "init:value-to-config"
+    if WANTS_CALLABLE.search(msg):
+        for n in culprits or names:
+            spec = _get(state, n)
+            if spec is not None and spec["kind"] in ("const", "config", "module") and n not in state.changed:
+                # called while the constructor runs: a class (the file's BasicBlock, ...)
+                alts = callable_candidates(cls, n.split(".")[-1], 1) if "." not in n else [
+                    {"kind": "class", "module": "torch.nn", "name": "Identity"}]
+                _set(state, n, alts[0])
+                if "." not in n:
+                    state.alternatives[n] = alts[1:]
+                return "init:value-to-class"
+    m = re.search(r"^'?([\w.\- ]*)'?$", msg)
+    if isinstance(exc, KeyError) and m:
+        rule = _dict_key_fix(exc, state, names + config_attrs)
+        if rule:
+            return rule
+    if WANTS_SCALAR.search(msg):
+        for n in culprits or names:
+            spec = _get(state, n)
+            if spec is not None and spec["kind"] in ("list", "tuple") and spec["items"] \
+                    and spec["items"][0]["kind"] == "const" and n + "#scalar" not in state.changed:
+                state.changed.add(n + "#scalar")
+                _set(state, n, dict(spec["items"][0]))
+                return "init:list-to-scalar"
+    if WANTS_INT.search(msg):
+        for n in culprits or names:
+            spec = _get(state, n)
+            if spec is not None and spec["kind"] == "const" and isinstance(spec["value"], float) and n not in state.changed:
+                _set(state, n, const(int(spec["value"]) or 1))
+                return "init:float-to-int"
+    if WANTS_VALUE.search(msg):
+        for n in culprits or names:
+            spec = _get(state, n)
+            if spec is not None and spec["kind"] == "const" and spec["value"] is None and n not in state.changed:
+                _set(state, n, const(guess_int(n.split(".")[-1]) or 16))
+                return "init:none-to-int"
+    for n in culprits:
+        if state.alternatives.get(n):
+            state.kwargs[n] = state.alternatives[n].pop(0)
+            return "init:next-choice"
+    return None
+
+
+def _dict_key_fix(exc: KeyError, state: _InitState, names: list[str]) -> str | None:
+    """`CFG[name]` raised KeyError: give `name` the container's first key (read from the raising frame)."""
+    import ast
+    tb = exc.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        try:
+            line = traceback.extract_stack(frame, limit=1)[0].line or ""
+            tree = ast.parse(line.strip().rstrip(":").removeprefix("return ").strip() or "0")
+        except (SyntaxError, IndexError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Subscript):
+                continue
+            key_src = ast.unparse(node.slice)
+            target = next((n for n in names if key_src == n or key_src.endswith("." + n.split(".")[-1])
+                           or key_src.endswith(f"['{n.split('.')[-1]}']")), None)
+            if target is None or target in state.changed:
+                continue
+            container = _lookup(node.value, frame.f_globals, frame.f_locals)
+            keys = list(container.keys()) if isinstance(container, dict) else []
+            if keys and isinstance(keys[0], (str, int, float, bool)):
+                _set(state, target, const(keys[0]))
+                return "init:dict-key"
+    return None
+
+
+def _lookup(node: Any, globals_: dict[str, Any], locals_: dict[str, Any]) -> Any:
+    """The value of `NAME` or `NAME.attr...` in a frame (no calls: nothing of crawled code runs)."""
+    import ast
+    if isinstance(node, ast.Name):
+        return locals_.get(node.id, globals_.get(node.id))
+    if isinstance(node, ast.Attribute):
+        base = _lookup(node.value, globals_, locals_)
+        try:
+            return object.__getattribute__(base, node.attr) if base is not None else None
+        except AttributeError:
+            return None
+    return None
+
+
+def _get(state: _InitState, name: str) -> dict[str, Any] | None:
+    if "." in name:
+        root, attr = name.split(".", 1)
+        spec = state.kwargs.get(root)
+        return spec["attrs"].get(attr) if spec and spec["kind"] == "config" else None
+    return state.kwargs.get(name)
+
+
+def _set(state: _InitState, name: str, spec: dict[str, Any]) -> None:
+    state.changed.add(name)
+    if "." in name:
+        root, attr = name.split(".", 1)
+        state.kwargs[root]["attrs"][attr] = spec
+    else:
+        state.kwargs[name] = spec
+
+
+def deduce_init(cls: type, seed: int, deadline: float, max_tries: int,
+                prescale: tuple[int, tuple[int, ...]] | dict[int, int] | None = None) -> tuple[nn.Module, dict[str, Any], list[str], int]:
+    """Build the module from plausible args, fixing one thing per failed try.
+
+    `prescale` rebuilds with other sizes: (scale, ints kept) for every
+    size-like int, or {old: new} for ints of one value.
+    """
+    state, config_uses = _initial_init_state(cls)
+    if isinstance(prescale, dict):
+        state.kwargs = {k: _remapped(s, prescale) for k, s in state.kwargs.items()}
+    elif prescale is not None:
+        state.kwargs = {k: _scaled(s, *prescale, name=k) for k, s in state.kwargs.items()}
+    reading = read_class(cls, "__init__")
+    fixes: list[str] = []
     tries = 0
     last: BaseException | None = None
-    scale_variants = [None, 64, 8, 1]
-    variant = 0
+    scale_variants: list[tuple[int, tuple[int, ...]]] = [(64, (0, 1, 3)), (64, (0, 1)), (8, (0, 1)), (16, (0, 1))]
     while tries < max_tries and time.monotonic() < deadline:
         tries += 1
-        init = {"args": [], "kwargs": kwargs}
+        init: dict[str, Any] = {"args": [], "kwargs": copy.deepcopy(state.kwargs)}
+        if state.globals:
+            init["globals"] = dict(state.globals)
         try:
-            module, final = construct(cls, init, seed)
+            module, final = _construct_recording(cls, init, seed, config_uses, state)
         except Exception as exc:  # noqa: BLE001 - crawled constructors raise anything
             last = exc
-            msg = str(exc)
-            m = MISSING_ARG.search(msg)
-            if isinstance(exc, TypeError) and m:
-                for name in re.findall(r"'(\w+)'", m.group(3)):
-                    kwargs[name] = guess_value(name)
-                found_by.append("init:missing-arg")
+            rule = _init_fix(cls, exc, state, reading.uses)
+            if rule is not None:
+                fixes.append(rule)
                 continue
-            m = UNEXPECTED_ARG.search(msg)
-            if isinstance(exc, TypeError) and m and m.group(1) in kwargs:
-                kwargs.pop(m.group(1))
-                continue
-            variant += 1
-            if variant >= len(scale_variants):
+            if not scale_variants:
                 break
-            scale = scale_variants[variant]
-            kwargs = {k: (const(scale) if s["kind"] == "const" and type(s["value"]) is int and s["value"] not in (0, 1) else s)
-                      for k, s in kwargs.items()}
-            found_by = found_by[:1] + [f"init:ints={scale}"]
+            scale, keep = scale_variants.pop(0)
+            state.kwargs = {k: _scaled(s, scale, keep, k) for k, s in state.kwargs.items()}
+            fixes.append(f"init:ints={scale}")
             continue
         if not isinstance(module, nn.Module):
-            raise DeduceFailed("init", TypeError(f"{cls.__name__}() did not return an nn.Module"), tries, found_by)
-        return module, final, found_by, tries
-    raise DeduceFailed("init", last, tries, found_by)
+            raise DeduceFailed("init", TypeError(f"{cls.__name__}() did not return an nn.Module"), tries, [])
+        rules = sorted(set(state.rules.values())) or ["init:defaults"]
+        if isinstance(prescale, dict):
+            fixes.append("init:retry-from-input-error")
+        elif prescale is not None:
+            fixes.append(f"init:retry-ints={prescale[0]}")
+        return module, final, rules + _dedupe(fixes), tries
+    raise DeduceFailed("init", last, tries, sorted(set(state.rules.values())) + _dedupe(fixes))
+
+
+def _construct_recording(cls: type, init: dict[str, Any], seed: int, config_uses: dict[str, dict[str, Use]],
+                         state: _InitState) -> tuple[nn.Module, dict[str, Any]]:
+    """construct(), but on failure keep the config values read, so a fix can change one of them."""
+    args, kwargs = _build_call(cls, init, config_uses)
+    torch.manual_seed(seed)
+    try:
+        module = cls(*args, **kwargs)
+    except Exception:
+        for name, value in kwargs.items():
+            if isinstance(value, ConfigProxy) and state.kwargs.get(name, {}).get("kind") == "config":
+                merged = dict(value.to_spec()["attrs"])
+                merged.update(state.kwargs[name]["attrs"])
+                state.kwargs[name] = {"kind": "config", "attrs": merged}
+        raise
+    return module, _final_init(init, args, kwargs)
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 # -- forward inputs -----------------------------------------------------------
 
-def first_layer(module: nn.Module) -> nn.Module | None:
-    """The first leaf layer that tells what the module's input looks like."""
-    hints = (nn.Embedding, nn.EmbeddingBag, nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase,
-             nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.MultiheadAttention,
-             nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.Transformer,
-             nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
-    for sub in module.modules():
-        if sub is not module and isinstance(sub, hints):
-            return sub
-    return None
-
-
-def candidates_from_layer(layer: nn.Module | None) -> list[tuple[str, dict[str, Any]]]:
-    """Ordered candidates for the primary input, each named by the rule that made it."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    if isinstance(layer, (nn.Embedding, nn.EmbeddingBag)):
-        out.append(("layer:embedding", tensor([BATCH, SEQ], "int64", 0, layer.num_embeddings)))
-    elif isinstance(layer, nn.modules.conv._ConvNd):
-        c = layer.in_channels
-        nd = len(layer.kernel_size)
-        spatial = {1: [[64], [128], [256]], 2: [[32, 32], [64, 64], [224, 224], [28, 28], [128, 128]],
-                   3: [[8, 16, 16], [16, 32, 32]]}[nd]
-        for s in spatial:
-            out.append((f"layer:conv{nd}d", tensor([BATCH, c, *s])))
-    elif isinstance(layer, nn.Linear):
-        f = layer.in_features
-        out += [("layer:linear", tensor([BATCH, f])), ("layer:linear-seq", tensor([BATCH, SEQ, f]))]
-    elif isinstance(layer, nn.RNNBase):
-        f = layer.input_size
-        shape = [BATCH, SEQ, f] if layer.batch_first else [SEQ, BATCH, f]
-        out.append(("layer:rnn", tensor(shape)))
-    elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
-        c = layer.num_features
-        dims = {nn.BatchNorm1d: [[BATCH, c], [BATCH, c, 16]], nn.BatchNorm2d: [[BATCH, c, 32, 32]],
-                nn.BatchNorm3d: [[BATCH, c, 8, 16, 16]]}.get(type(layer), [[BATCH, c, 32, 32]])
-        out += [("layer:batchnorm", tensor(d)) for d in dims]
-    elif isinstance(layer, (nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)):
-        c = getattr(layer, "num_channels", None) or getattr(layer, "num_features", 3)
-        out.append(("layer:norm", tensor([BATCH, c, 32, 32])))
-    elif isinstance(layer, nn.LayerNorm):
-        out.append(("layer:layernorm", tensor([BATCH, SEQ, *layer.normalized_shape])))
-    elif isinstance(layer, nn.MultiheadAttention):
-        e = layer.embed_dim
-        shape = [BATCH, SEQ, e] if layer.batch_first else [SEQ, BATCH, e]
-        out.append(("layer:attention", tensor(shape)))
-    elif isinstance(layer, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.Transformer)):
-        attn = layer.self_attn if hasattr(layer, "self_attn") else layer.encoder.layers[0].self_attn
-        e = attn.embed_dim
-        shape = [BATCH, SEQ, e] if attn.batch_first else [SEQ, BATCH, e]
-        out.append(("layer:transformer", tensor(shape)))
-    return out
-
-
-GENERIC = [
-    ("generic:image", tensor([BATCH, 3, 32, 32])),
-    ("generic:vector", tensor([BATCH, 32])),
-    ("generic:seq", tensor([BATCH, SEQ, 32])),
-    ("generic:4x4", tensor([4, 4, 4, 4])),
-    ("generic:image64", tensor([BATCH, 3, 64, 64])),
-    ("generic:vector16", tensor([BATCH, 16])),
-]
-
-ID_NAMES = re.compile(r"(ids|tokens?|idx|indices|index|src|tgt|words?|text|sentence|labels?|targets?|captions?|query_ids)$", re.I)
-MASK_NAMES = re.compile(r"mask", re.I)
-LENGTH_NAMES = re.compile(r"(lengths?|lens|seq_len|seq_lens)$", re.I)
-
-
-def _input_for_param(name: str, primary: dict[str, Any], layer: nn.Module | None) -> tuple[str, dict[str, Any]]:
-    if MASK_NAMES.search(name):
-        shape = primary["shape"][:2] if primary["kind"] == "tensor" else [BATCH, SEQ]
-        return "name:mask", tensor(shape, "bool", 1, 2)
-    if LENGTH_NAMES.search(name):
-        seq = primary["shape"][1] if primary["kind"] == "tensor" and len(primary["shape"]) > 1 else SEQ
-        return "name:lengths", tensor([BATCH], "int64", seq, seq + 1)
-    if ID_NAMES.search(name):
-        vocab = layer.num_embeddings if isinstance(layer, nn.Embedding) else 10
-        return "name:ids", tensor([BATCH, SEQ], "int64", 0, vocab)
-    return "same-as-first", dict(primary)
-
-
 SHAPE_ERRORS = re.compile(
     r"shape|size|dimension|dim |channels|expected input|mat1|mat2|must match|"
     r"Expected \d|out of range|unpack|index|scalar type|dtype|Long|Int|Float|"
-    r"positional argument|not enough values|too many values|got input|broadcast|view|reshape", re.I)
+    r"positional argument|not enough values|too many values|got input|broadcast|view|reshape|"
+    r"length|too small|tuple of Tensors|must be a matrix|Expected.*(tensor|input)|indices|"
+    r"only integer tensors|boolean|mask|batch|sequence|does not fit a tensor|pattern", re.I)
 
 
 def is_input_error(exc: BaseException) -> bool:
     """Whether an error looks like a wrong input rather than a broken module."""
-    if isinstance(exc, (TypeError, IndexError, ValueError)) and SHAPE_ERRORS.search(str(exc)):
-        return True
+    if isinstance(exc, (TypeError, IndexError, ValueError, AssertionError, KeyError, NotImplementedError)) \
+            and SHAPE_ERRORS.search(str(exc)):
+        return not isinstance(exc, NotImplementedError) or "Only" in str(exc)
     return isinstance(exc, RuntimeError) and bool(SHAPE_ERRORS.search(str(exc)))
 
 
@@ -354,83 +488,233 @@ def run_forward(module: nn.Module, inputs: dict[str, Any], seed: int) -> Any:
         return module(*args, **kwargs)
 
 
-def _fix_from_error(exc: BaseException, primary: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """One targeted change of the primary input suggested by the error text."""
-    msg = str(exc)
-    if primary["kind"] != "tensor":
-        return None
-    m = re.search(r"expected input\[[^\]]*\] to have (\d+) channels", msg)
-    if m:
-        return "fix:channels", {**primary, "shape": [primary["shape"][0], int(m.group(1)), *primary["shape"][2:]]}
-    if re.search(r"scalar type(s)?.*(Long|Int)|indices|Expected tensor for argument #1 'indices'|must be Long|LongTensor", msg) and primary["dtype"] == "float32":
-        return "fix:int64", {**primary, "dtype": "int64", "low": 0, "high": 10, "shape": primary["shape"][:2]}
-    if "index out of range" in msg and primary["dtype"] == "int64" and primary.get("high", 10) > 2:
-        return "fix:smaller-ids", {**primary, "high": 2}
-    m = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", msg)
-    if m and int(m.group(2)) == primary["shape"][-1]:
-        return "fix:features", {**primary, "shape": [*primary["shape"][:-1], int(m.group(3))]}
+def _output_problem(out: Any) -> str | None:
+    """None when the output is usable for capture and parity; else what is wrong with it."""
+    tensors: list[torch.Tensor] = []
+
+    def walk(v: Any, depth: int = 0) -> None:
+        if depth > 4:
+            return
+        if isinstance(v, torch.Tensor):
+            tensors.append(v)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x, depth + 1)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x, depth + 1)
+    walk(out)
+    if not tensors:
+        return "no tensor in the output"
+    floats = [t for t in tensors if t.is_floating_point() and t.numel()]
+    if floats and all(not bool(torch.isfinite(t).all()) for t in floats):
+        return "output is not finite"
     return None
 
 
-def deduce_inputs(module: nn.Module, seed: int, deadline: float, max_tries: int) -> tuple[dict[str, Any], list[str], int, BaseException | None]:
-    """Try candidates for forward's inputs; return the first that runs, or the last error."""
-    required, varargs = _required_params(module.forward)
-    layer = first_layer(module)
-    primaries = candidates_from_layer(layer) + GENERIC
-    if required and ID_NAMES.search(required[0].name) and not isinstance(layer, nn.Embedding):
-        primaries.insert(0, ("name:ids", tensor([BATCH, SEQ], "int64", 0, 10)))
-    if not required and not varargs:
-        names: list[str] = []
+MAX_INPUT_NUMEL = 1 << 20
+
+
+def _too_big(inputs: dict[str, Any]) -> bool:
+    """Inputs stay small (Inductor compiles stay quick, a wrong guess stays cheap)."""
+    from capture.deduce_fixes import leaves
+    return any(math.prod(s["shape"]) > MAX_INPUT_NUMEL or any(d <= 0 for d in s["shape"])
+               for _, s in leaves(inputs))
+
+
+@dataclass
+class _Attempt:
+    inputs: dict[str, Any]
+    rules: list[str]
+    depth: int = 0
+
+
+def _assemble(slots: list[Slot], choices: list[tuple[str, dict[str, Any]]]) -> _Attempt:
+    inputs: dict[str, Any] = {"args": [], "kwargs": {}}
+    for slot, (_, spec) in zip(slots, choices):
+        if slot.keyword:
+            inputs["kwargs"][slot.name] = spec
+        else:
+            inputs["args"].append(spec)
+    rules = [r for r, _ in choices]
+    return _Attempt(inputs, rules)
+
+
+def _first_attempts(slots: list[Slot], cands: Any) -> list[_Attempt]:
+    """All-best first, then each slot's alternatives in turn (the first slot's first)."""
+    primary_list = cands(0, None)
+    attempts: list[_Attempt] = []
+
+    def rest(primary: tuple[str, dict[str, Any]]) -> list[list[tuple[str, dict[str, Any]]]]:
+        return [cands(i, primary[1]) for i in range(1, len(slots))]
+
+    for p in primary_list[:10]:
+        others = rest(p)
+        attempts.append(_assemble(slots, [p] + [o[0] for o in others]))
+    if len(slots) > 1:
+        best = primary_list[0]
+        others = rest(best)
+        for i, lst in enumerate(others, start=1):
+            for alt in lst[1:5]:
+                choice = [best] + [o[0] for o in others]
+                choice[i] = alt
+                attempts.append(_assemble(slots, choice))
+    return attempts
+
+
+def _set_global(module: nn.Module, name: str, init_spec: dict[str, Any]) -> bool:
+    """A global that forward reads but the file sets only under __main__: guess it, record it."""
+    module_globals = getattr(sys.modules.get(type(module).__module__), "__dict__", None)
+    if module_globals is None or name in module_globals or name in init_spec.get("globals", {}):
+        return False
+    spec = guess_value(name)
+    if spec["kind"] != "const":
+        spec = const(16)
+    module_globals[name] = specs.materialize(spec, torch.Generator())
+    init_spec.setdefault("globals", {})[name] = spec
+    return True
+
+
+def deduce_inputs(module: nn.Module, seed: int, deadline: float, max_tries: int,
+                  init_spec: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str], int, BaseException | None]:
+    """Try candidates for forward's inputs; return the first that runs, or the error that stopped it."""
+    slots, ctx, cands = make_candidates(module, init_spec or {})
+    if not slots:
+        queue = deque([_Attempt({"args": [], "kwargs": {}}, ["no-inputs"])])
     else:
-        names = [p.name for p in required] or ["input"]
+        queue = deque(_first_attempts(slots, cands))
     tries = 0
     last: BaseException | None = None
+    deep_error: BaseException | None = None
+    soft: tuple[dict[str, Any], list[str]] | None = None
+    soft_left = MAX_SOFT_RETRIES
     seen: set[str] = set()
-    queue = list(primaries)
     while queue and tries < max_tries and time.monotonic() < deadline:
-        rule, primary = queue.pop(0)
-        key = repr(primary)
+        attempt = queue.popleft()
+        key = repr(attempt.inputs)
         if key in seen:
             continue
         seen.add(key)
-        inputs: dict[str, Any] = {"args": [], "kwargs": {}}
-        rules = [rule]
-        for i, name in enumerate(names):
-            if i == 0:
-                inputs["args"].append(primary)
-            else:
-                r, s = _input_for_param(name, primary, layer)
-                rules.append(r)
-                inputs["args"].append(s)
+        if _too_big(attempt.inputs):
+            continue
         tries += 1
         try:
-            run_forward(module, inputs, seed)
-            return inputs, rules, tries, None
-        except Exception as exc:  # noqa: BLE001
+            out = run_forward(module, attempt.inputs, seed)
+        except Exception as exc:  # noqa: BLE001 - crawled forwards raise anything
             last = exc
-            if not is_input_error(exc):
-                if tries >= 3:
-                    break
+            m = NOT_DEFINED.search(str(exc))
+            if isinstance(exc, NameError) and m and init_spec is not None and _set_global(module, m.group(1), init_spec):
+                seen.discard(key)
+                queue.appendleft(_Attempt(attempt.inputs, attempt.rules + ["fix:missing-global"], attempt.depth + 1))
                 continue
-            fix = _fix_from_error(exc, primary)
-            if fix:
-                queue.insert(0, (f"{rule}+{fix[0]}", fix[1]))
-            if not names:
+            if not is_input_error(exc):
+                deep_error = deep_error or exc
+            if attempt.depth < MAX_FIX_DEPTH:
+                fixes = propose(exc, attempt.inputs, module)
+                for rule, new in reversed(fixes):
+                    queue.appendleft(_Attempt(new, attempt.rules + [rule], attempt.depth + 1))
+            continue
+        problem = _output_problem(out)
+        if problem is None:
+            return attempt.inputs, attempt.rules, tries, None
+        if soft is None:
+            soft = (attempt.inputs, attempt.rules + [f"soft:{problem.split()[0]}"])
+        soft_left -= 1
+        if soft_left <= 0:
+            break
+    if soft is not None:
+        return soft[0], soft[1], tries, None
+    return {}, [], tries, deep_error or last
+
+
+def enrich_optional(module: nn.Module, inputs: dict[str, Any], seed: int, deadline: float) -> tuple[dict[str, Any], list[str], int]:
+    """Add optional masks and lengths (default None) when forward takes them and still runs: real use passes them."""
+    try:
+        sig = inspect.signature(module.forward)
+    except (TypeError, ValueError):
+        return inputs, [], 0
+    primary = inputs["args"][0] if inputs.get("args") else None
+    if not primary or primary.get("kind") != "tensor" or len(primary["shape"]) < 2:
+        return inputs, [], 0
+    tries = 0
+    rules: list[str] = []
+    for p in sig.parameters.values():
+        if p.default is not None or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        if not (MASK_NAMES.search(p.name) or LENGTH_NAMES.search(p.name)) or time.monotonic() > deadline:
+            continue
+        ctx = context_for(module, {})
+        ctx.primary = primary
+        for rule, spec in name_candidates(Slot(p.name, True), ctx, 1)[:2]:
+            if spec.get("kind") == "const":
+                continue
+            trial = copy.deepcopy(inputs)
+            trial["kwargs"][p.name] = spec
+            tries += 1
+            try:
+                out = run_forward(module, trial, seed)
+            except Exception:  # noqa: BLE001 - optional: keep the inputs without it
+                continue
+            if _output_problem(out) is None:
+                inputs = trial
+                rules.append(f"enrich:{rule.split(':', 1)[1]}")
                 break
-    return {}, [], tries, last
+    return inputs, rules, tries
 
 
 def deduce(cls: type, *, seed: int = 0, mode: str = "eval", budget_s: float = 60.0,
            max_tries: int = 40) -> Deduced:
-    """Build a case for `cls`: constructed module plus a replayable spec."""
+    """Build a case for `cls`: constructed module plus a replayable spec.
+
+    When no inputs fit a module built with small sizes (3 input channels, a
+    width an odd split cannot halve), it is rebuilt once with all sizes 32 and
+    searched again, budget permitting.
+    """
     deadline = time.monotonic() + budget_s
-    module, init_spec, found_by, tries = deduce_init(cls, seed, deadline, max_tries)
-    module.train(mode == "train")
-    inputs, rules, more, error = deduce_inputs(module, seed, deadline, max_tries)
-    tries += more
-    if error is not None:
-        stage = "inputs" if is_input_error(error) else "eager"
-        raise DeduceFailed(stage, error, tries, found_by)
-    spec = {"version": specs.SPEC_VERSION, "seed": seed, "mode": mode, "no_grad": True,
-            "init": init_spec, "inputs": inputs}
-    return Deduced(module=module, spec=spec, found_by=found_by + rules, tries=tries)
+    tries = 0
+    failure: DeduceFailed | None = None
+    variants: list[Any] = [None, (32, (0, 1))]
+    while variants:
+        prescale = variants.pop(0)
+        left = max_tries - tries
+        if left <= 2 or time.monotonic() > deadline:
+            break
+        try:
+            module, init_spec, found_by, n = deduce_init(cls, seed, deadline, left, prescale)
+        except DeduceFailed as exc:
+            exc.tries += tries
+            raise failure or exc
+        tries += n
+        module.train(mode == "train")
+        inputs, rules, more, error = deduce_inputs(module, seed, deadline, max_tries - tries, init_spec)
+        tries += more
+        if error is None and rules:
+            inputs, extra, more = enrich_optional(module, inputs, seed, deadline)
+            tries += more
+            spec = {"version": specs.SPEC_VERSION, "seed": seed, "mode": mode, "no_grad": True,
+                    "init": init_spec, "inputs": inputs}
+            return Deduced(module=module, spec=spec, found_by=found_by + _dedupe(rules + extra), tries=tries)
+        stage = "inputs" if error is None or is_input_error(error) else "eager"
+        if failure is None:
+            failure = DeduceFailed(stage, error, tries, found_by)
+            clash = _size_clash(error)
+            if clash:
+                variants.insert(0, clash)
+        failure.tries = tries
+        if stage != "inputs" or not _has_sizes(init_spec):
+            break
+    assert failure is not None
+    raise failure
+
+
+def _has_sizes(init_spec: dict[str, Any]) -> bool:
+    """Whether the constructor got any size-like ints a rebuild could change."""
+    def walk(spec: dict[str, Any]) -> bool:
+        if spec["kind"] == "const":
+            return type(spec["value"]) is int and spec["value"] not in (0, 1, 32)
+        if spec["kind"] in ("list", "tuple"):
+            return any(walk(s) for s in spec["items"])
+        if spec["kind"] == "config":
+            return any(walk(s) for s in spec["attrs"].values())
+        return False
+    return any(walk(s) for s in [*init_spec.get("args", []), *init_spec.get("kwargs", {}).values()])

@@ -11,13 +11,16 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
-NEVER_STUB = frozenset({"torch", "torchvision", "torchaudio", "torchtext", "numpy",
-                        "graphcrawl", "capture", "backend", "db", "crawler", "reports"})
+# torch itself and our own packages are never stubbed. torchvision/torchaudio/
+# torchtext are when missing: a file that imports torchvision for one transform
+# should not lose its other classes (the stub is recorded on the case).
+NEVER_STUB = frozenset({"torch", "numpy", "graphcrawl", "capture", "backend", "db", "crawler", "reports"})
 MAX_STUBS = 50
 
 
@@ -31,6 +34,12 @@ class LoadError(Exception):
 
 
 class _StubMeta(type):
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        # Used as a bare decorator (@stub.register): hand the function or class back.
+        if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
+            return args[0]
+        return super().__call__(*args, **kwargs)
+
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
@@ -78,6 +87,8 @@ class StubModule(types.ModuleType):
         super().__init__(name)
         self.__path__: list[str] = []
         self.__graphcrawl_stub__ = True
+        # Version checks at import (`float(torchvision.__version__[:3]) < 0.7`) take the current path.
+        self.__version__ = "99.0.0"
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
@@ -98,6 +109,34 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         return StubModule(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class _ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves working stand-ins (capture/deduce_einops.py) for packages that are not installed.
+
+    It sits after the real finders, so an installed einops always wins; `used`
+    says which stand-ins an import asked for (recorded on the case as stubs).
+    """
+
+    SHIMS = ("einops",)
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None):
+        if fullname.split(".")[0] in self.SHIMS and fullname in ("einops", "einops.layers", "einops.layers.torch"):
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        from capture import deduce_einops
+        if "einops" not in sys.modules or not getattr(sys.modules["einops"], "__graphcrawl_shim__", False):
+            deduce_einops.install()
+        self.used.add(spec.name.split(".")[0])
+        return sys.modules[spec.name]
 
     def exec_module(self, module: types.ModuleType) -> None:
         return None
@@ -150,6 +189,8 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             sys.path.insert(0, p)
     local = _repo_top_levels(checkout) | _repo_top_levels(file.parent)
     stubbed: set[str] = set(stubs or [])
+    shims = _ShimFinder()
+    sys.meta_path.append(shims)  # after the real finders: only for what is not installed
     finder = _StubFinder(stubbed)
     sys.meta_path.append(finder)  # last: only what nothing else can find is stubbed
     dotted = _dotted_name(relpath)
@@ -178,7 +219,7 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             raise LoadError(f"{qualname} not found in {relpath} after import")
     if not isinstance(obj, type):
         raise LoadError(f"{qualname} in {relpath} is not a class")
-    return obj, sorted(stubbed)
+    return obj, sorted(stubbed | shims.used)
 
 
 def _import_file(dotted: str, file: Path, checkout: Path) -> types.ModuleType:

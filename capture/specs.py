@@ -14,11 +14,18 @@ Value spec forms:
   {"kind": "config", "attrs": {"name": spec}}          attribute bag (cfg.x reads)
   {"kind": "module", "name": "Identity"|"ReLU"|...}     a torch.nn class with no args
   {"kind": "dtype", "name": "float32"}
+  {"kind": "class", "module": "torch.nn"|"<the case file's module>", "name": "BatchNorm2d"}
+      a class itself, not an instance (a `block` or `norm_layer` argument); a
+      crawled file's module is in sys.modules once the case's class is loaded
+  {"kind": "literal", "dtype": "int64", "data": [8, 5]}  exact small tensor values
+      (lengths, padding masks) as nested lists
 A case spec: {"seed": 0, "mode": "eval", "init": {"args": [...], "kwargs": {...}},
               "inputs": {"args": [...], "kwargs": {...}}}
 """
 from __future__ import annotations
 
+import importlib
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -98,7 +105,21 @@ def materialize(spec: dict[str, Any], gen: torch.Generator) -> Any:
         return getattr(torch.nn, spec["name"])()
     if kind == "dtype":
         return _dtype(spec["name"])
+    if kind == "class":
+        return resolve_class(spec["module"], spec["name"])
+    if kind == "literal":
+        return torch.tensor(spec["data"], dtype=_dtype(spec["dtype"]))
     raise ValueError(f"unknown value spec kind {kind!r}")
+
+
+def resolve_class(module: str, qualname: str) -> type:
+    """A class by module and qualname; the module is imported if it is not loaded yet."""
+    obj: Any = sys.modules.get(module) or importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, type):
+        raise ValueError(f"{module}.{qualname} is not a class")
+    return obj
 
 
 def materialize_call(call: dict[str, Any], gen: torch.Generator) -> tuple[list[Any], dict[str, Any]]:
@@ -128,4 +149,6 @@ def summarize(spec: dict[str, Any]) -> str:
         items = spec["items"] if kind == "dict" else spec["attrs"]
         inner = ", ".join(f"{k}={summarize(s)}" for k, s in items.items())
         return ("{" + inner + "}") if kind == "dict" else f"cfg({inner})"
+    if kind == "literal":
+        return f"{spec['dtype']}{spec['data']}"
     return f"{kind}:{spec.get('name')}"
