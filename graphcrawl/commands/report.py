@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from graphcrawl.errors import UserError
-from graphcrawl.options import add_db_option, add_run_option
+from graphcrawl.options import add_db_option, add_run_option, add_project_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "runs (exit code 1 if anything did, for CI).")
     add_db_option(p)
     add_run_option(p)
-    p.add_argument("--project", metavar="OWNER/NAME", help="only this project")
+    add_project_option(p)
     p.add_argument("--by", choices=["project"], help="one row per project instead of the summary")
     p.add_argument("--sort", metavar="COLUMN[:asc|desc]",
                    help="sort --by project rows (default: cases, descending); e.g. pass_pct:asc")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from graphcrawl.errors import UserError
-from graphcrawl.options import add_db_option, add_run_option
+from graphcrawl.options import add_db_option, add_run_option, add_project_option
 
 
 def _scope_options(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -17,7 +17,7 @@ def _scope_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     else:
         add_db_option(p)
         add_run_option(p)
-        p.add_argument("--project", metavar="OWNER/NAME", help="only this project")
+        add_project_option(p)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
