@@ -254,6 +254,22 @@ def compile(c: Case) -> None:  # noqa: A001 - the stage's name
                                                                     ("mixed" if hits else "none"))
 
 
+def counted_graphs(c: Case) -> None:
+    """Graphs and breaks of the compile just made, from torch's counters (no extra trace).
+
+    For the training and dynamic funnels, which skip the capture step; graph
+    count 0 means Dynamo skipped the frame, as the capture step reports it.
+    """
+    stats = torch_api.graph_stats()
+    c.result.update(graph_count=stats["graph_count"], graph_break_count=max(0, stats["graph_count"] - 1),
+                    break_reasons=stats["break_reasons"], break_ids=stats["break_ids"])
+    if stats["graph_count"] == 0:
+        c.result.update(break_reasons=stats["skip_reasons"], break_ids=stats["skip_ids"])
+        why = stats["skip_reasons"][0] if stats["skip_reasons"] else "forward has no operation Dynamo could trace"
+        raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
+            f"Dynamo captured no graph; the frame ran eagerly: {why}"))
+
+
 def run(c: Case) -> None:
     """A second compiled call: what the compiled module returns once warm."""
     c.announce(Stage.RUN)

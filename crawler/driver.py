@@ -60,6 +60,7 @@ class CrawlConfig:
     min_free_mb: float = 1024.0
     max_cases: int | None = None
     only_repo_ids: list[str] | None = None
+    check: str = "inference"  # inference | training | dynamic (capture/case.py FUNNELS)
 
 
 @dataclass
@@ -79,7 +80,9 @@ def default_run_name(cfg: CrawlConfig, torch_version: str) -> str:
     if cfg.fullgraph:
         name += "-fullgraph"
     if cfg.dynamic is not None:
-        name += "-dynamic" if cfg.dynamic else "-static"
+        name += "-dynamic-true" if cfg.dynamic else "-static"
+    if cfg.check != "inference":
+        name += f"-{cfg.check}"  # -training, -dynamic: the same cases, another check
     return name
 
 
@@ -187,7 +190,7 @@ class Crawl:
             "compiler": env["compiler"], "device": self.cfg.device, "device_name": env["device_name"],
             "backend": self.cfg.backend, "mode": self.cfg.compile_mode or "default",
             "fullgraph": int(self.cfg.fullgraph), "dynamic": None if self.cfg.dynamic is None else int(self.cfg.dynamic),
-            "host": env["host"], "config": _config_json(self.cfg),
+            "host": env["host"], "config": _config_json(self.cfg), "check": self.cfg.check,
         })
         self.emit("run", run_id=run_id, env=env)
         repos = self.store.repos() if repo_ids is None else [r for i in repo_ids if (r := self.store.repo(i))]
@@ -271,6 +274,7 @@ class Crawl:
             "checkout": str(checkout), "path": case["path"], "qualname": case["qualname"],
             "spec": json.loads(case["spec"]) if case.get("spec") else None,
             "stubs": json.loads(case["stubs"]) if case.get("stubs") else None,
+            "found_by": json.loads(case["found_by"]) if case.get("found_by") else None, "check": cfg.check,
             "device": cfg.device, "backend": cfg.backend, "compile_mode": cfg.compile_mode,
             "fullgraph": cfg.fullgraph, "dynamic": cfg.dynamic, "seed": cfg.seed, "mode": cfg.mode,
             "tol": cfg.tol, "deduce_budget_s": cfg.deduce_budget_s, "timeout_s": cfg.timeout_s,

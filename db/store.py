@@ -71,6 +71,10 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "max_abs_err": float, "rmse": float, "cosine": float,
         "atol": float, "rtol": float, "ladder": str, "wall_s": float,
         "finished_at": str, "stage_s": str, "reason": str,
+        # training runs (runs.check = training)
+        "backward_graphs": int, "backward_compile_s": float,
+        # dynamic-shape runs (runs.check = dynamic): per-size records, guard-failure reasons
+        "sizes": str, "sizes_tried": int, "sizes_rejected": int, "recompile_reasons": str, "dynamic_true": str,
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,

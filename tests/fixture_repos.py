@@ -194,3 +194,134 @@ FILES = {
 def make_zoo(root: Path) -> Path:
     """The main fixture repo, as a real git repository; returns its path."""
     return make_repo(root, "zoo", FILES)
+
+
+# -- the training / dynamic-shapes fixture repo (tests/test_training.py, tests/test_dynamic.py) --
+
+GRAD_MODELS = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class TrainsFine(nn.Module):
+    """A small MLP: trains under compile with the same gradients, one graph for every batch size."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin1 = nn.Linear(16, 32)
+        self.norm = nn.LayerNorm(32)
+        self.lin2 = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.lin2(F.gelu(self.norm(self.lin1(x))))
+
+
+class _DoubleGradWhenCompiled(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        # Wrong only under torch.compile: Dynamo traces this backward with is_compiling() true.
+        return grad * (4.0 if torch.compiler.is_compiling() else 2.0)
+
+
+class WrongGradUnderCompile(nn.Module):
+    """Forward is right everywhere; the custom backward differs under compile."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x):
+        return _DoubleGradWhenCompiled.apply(self.lin(x))
+
+
+@torch.library.custom_op("gradzoo::scale3", mutates_args=())
+def scale3(x: torch.Tensor) -> torch.Tensor:
+    return x * 3.0
+
+
+@scale3.register_fake
+def _scale3_fake(x):
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("gradzoo::scale3_grad", mutates_args=())
+def scale3_grad(g: torch.Tensor) -> torch.Tensor:
+    return g * 3.0
+
+
+scale3.register_autograd(lambda ctx, grad: scale3_grad(grad))
+
+
+class BackwardWontCompile(nn.Module):
+    """A custom op whose backward op has no fake (meta) impl: the forward compiles, the backward cannot be traced."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x):
+        return scale3(self.lin(x))
+
+
+class LoopsOverBatch(nn.Module):
+    """A Python loop over the batch: Dynamo unrolls it, so every new batch size recompiles."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x):
+        return torch.stack([self.lin(x[i]) for i in range(x.shape[0])])
+
+
+class PairsOnly(nn.Module):
+    """Reads the batch as pairs: eager itself rejects an odd batch size."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, x):
+        return self.lin(x).reshape(x.shape[0] // 2, 2, 16).mean(1)
+
+
+class NoWeights(nn.Module):
+    """No parameters: nothing to train."""
+
+    def forward(self, x):
+        return F.normalize(x, dim=-1) * 2.0
+'''
+
+GRAD_FILES = {"gradmodels.py": GRAD_MODELS, "README.md": "training fixture\n"}
+
+EXPECTED_GRAD_INFERENCE = {
+    "TrainsFine": "pass", "WrongGradUnderCompile": "pass", "BackwardWontCompile": "pass",
+    "LoopsOverBatch": "pass", "PairsOnly": "pass", "NoWeights": "pass",
+}
+
+# (status, stage, reason) of the --training run.
+EXPECTED_TRAINING = {
+    "TrainsFine": ("pass", "done", None),
+    "WrongGradUnderCompile": ("parity_failed", "backward", None),
+    "BackwardWontCompile": ("compile_failed", "backward", None),
+    "LoopsOverBatch": ("pass", "done", None),
+    "PairsOnly": ("pass", "done", None),
+    "NoWeights": ("eager_failed", "backward", "no_parameters"),
+}
+
+# status of the --dynamic-shapes run, and recompiles at each new batch size (3, 4, 7).
+EXPECTED_DYNAMIC = {
+    "TrainsFine": ("pass", [1, 0, 0]),
+    "LoopsOverBatch": ("pass", [1, 1, 1]),
+    "PairsOnly": ("pass", [None, 1, None]),  # eager rejects batch 3 and 7: not the compiler's
+}
+
+
+def make_gradzoo(root: Path) -> Path:
+    """The training / dynamic-shapes fixture repo, as a real git repository."""
+    return make_repo(root, "gradzoo", GRAD_FILES)

@@ -34,6 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead")
     run.add_argument("--fullgraph", action="store_true", help="a graph break fails capture")
     run.add_argument("--dynamic", choices=["true", "false"], default=None, help="torch.compile dynamic=")
+    check = run.add_mutually_exclusive_group()
+    check.add_argument("--training", dest="check", action="store_const", const="training",
+                       help="validate forward + loss + backward (gradients) instead of inference; run name -training")
+    check.add_argument("--dynamic-shapes", dest="check", action="store_const", const="dynamic",
+                       help="run the compiled module on inputs of new sizes (recompiles, parity); run name -dynamic")
     run.add_argument("--workers", type=int, help="parallel workers (default: one per core, or per GPU)")
     run.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per case (default 300)")
     run.add_argument("--mem-mb", type=int, default=6144, help="address-space limit per case, MB (default 6144)")
@@ -73,7 +78,8 @@ def run_command(args: argparse.Namespace) -> int:
         fullgraph=args.fullgraph, dynamic=None if args.dynamic is None else args.dynamic == "true",
         workers=args.workers, timeout_s=args.timeout, mem_mb=args.mem_mb, deduce_budget_s=args.deduce_budget,
         unsafe_no_sandbox=args.unsafe_no_sandbox, delete_checkouts=args.delete_checkouts,
-        max_cases=args.max_cases, max_repo_mb=args.max_repo_kb / 1024, min_free_mb=args.min_free_mb)
+        max_cases=args.max_cases, max_repo_mb=args.max_repo_kb / 1024, min_free_mb=args.min_free_mb,
+        check=args.check or "inference")
     console = Console(stderr=True)
     with Store(cfg.db_path) as store:
         store.lock_for_writing()

@@ -1,0 +1,85 @@
+"""`crawl --dynamic-shapes`: the compiled module on inputs of new sizes, each fixture module where it should be.
+
+Real git repo, real sandboxed workers, real torch.compile (aot_eager: Dynamo's
+guards and recompiles are what is tested, not Inductor). The crawl deduces the
+cases itself (no inference run before it), as a first crawl with the flag does.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from capture.dynamic import derive_sizes
+from graphcrawl.cli import main
+from tests.conftest import sandbox_flags
+from tests.fixture_repos import EXPECTED_DYNAMIC, make_gradzoo
+
+
+@pytest.fixture(scope="module")
+def dynamic_db(tmp_path_factory: pytest.TempPathFactory, session_workdir: Path) -> Path:
+    root = tmp_path_factory.mktemp("gradzoo-dyn")
+    repo = make_gradzoo(root)
+    db = root / "dyn.db"
+    assert main(["crawl", "--db", str(db), "--repo", repo.as_uri(), "--workdir", str(session_workdir),
+                 "--backend", "aot_eager", "--dynamic-shapes", "--workers", "1", "--timeout", "240",
+                 "--no-progress", *sandbox_flags()]) == 0
+    return db
+
+
+def _rows(db: Path) -> dict[str, dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute("select r.*, m.qualname from results r join modules m on m.id = r.module_id")
+    return {row["qualname"]: dict(row) for row in rows}
+
+
+def test_the_run_is_named_and_marked_dynamic(dynamic_db: Path) -> None:
+    ((run, check),) = sqlite3.connect(dynamic_db).execute('select id, "check" from runs')
+    assert run.endswith("-aot_eager-dynamic") and check == "dynamic"
+
+
+@pytest.mark.parametrize("qualname", sorted(EXPECTED_DYNAMIC))
+def test_recompiles_per_new_batch_size(dynamic_db: Path, qualname: str) -> None:
+    status, per_batch = EXPECTED_DYNAMIC[qualname]
+    row = _rows(dynamic_db)[qualname]
+    assert row["status"] == status
+    sizes = {s["size"]: s for s in json.loads(row["sizes"])}
+    got = [sizes[f"batch={b}"].get("recompiles") for b in (3, 4, 7)]
+    assert got == per_batch
+
+
+def test_every_recompile_has_torchs_guard_failure_reason(dynamic_db: Path) -> None:
+    row = _rows(dynamic_db)["LoopsOverBatch"]
+    reasons = json.loads(row["recompile_reasons"])
+    assert row["recompiles"] == len(reasons) == 3
+    assert all("size mismatch at index 0" in r for r in reasons)
+
+
+def test_automatic_dynamism_keeps_one_graph_and_dynamic_true_passes(dynamic_db: Path) -> None:
+    row = _rows(dynamic_db)["TrainsFine"]
+    assert row["recompiles"] == 1 and row["dynamic_true"] == "pass"
+    assert all(s["parity"] for s in json.loads(row["sizes"]))
+
+
+def test_a_size_eager_rejects_is_not_counted_against_the_compiler(dynamic_db: Path) -> None:
+    row = _rows(dynamic_db)["PairsOnly"]
+    sizes = {s["size"]: s for s in json.loads(row["sizes"])}
+    assert sizes["batch=3"]["eager"] == "rejected" and "shape" in sizes["batch=3"]["error"]
+    assert row["sizes_rejected"] == 2 and row["sizes_tried"] == 1 and row["status"] == "pass"
+
+
+def test_sequence_and_spatial_lengths_follow_the_input_family() -> None:
+    ids = {"args": [{"kind": "tensor", "shape": [2, 8], "dtype": "int64", "low": 0, "high": 10}], "kwargs": {
+        "mask": {"kind": "tensor", "shape": [2, 8], "dtype": "bool"}}}
+    labels = [label for label, _ in derive_sizes(ids, ["name:ids"])]
+    assert labels == ["batch=3", "batch=4", "batch=7", "length=12"]
+    (_, longer) = derive_sizes(ids, ["name:ids"])[-1]
+    assert longer["args"][0]["shape"] == [2, 12] and longer["kwargs"]["mask"]["shape"] == [2, 12]
+    image = {"args": [{"kind": "tensor", "shape": [2, 3, 32, 32], "dtype": "float32"}], "kwargs": {}}
+    (_, bigger) = derive_sizes(image, ["layer:conv2d"])[-1]
+    assert bigger["args"][0]["shape"] == [2, 3, 48, 48]
+    vector = {"args": [{"kind": "tensor", "shape": [2, 16], "dtype": "float32"}], "kwargs": {}}
+    assert [label for label, _ in derive_sizes(vector, ["layer:linear"])] == ["batch=3", "batch=4", "batch=7"]
