@@ -1,10 +1,14 @@
-"""Latency by median of interleaved repeats.
+"""Latency by median of interleaved repeats, stopping once the medians are precise enough.
 
 Interleaving (a, b, a, b, ...) makes both sides see the same machine load;
-the median ignores the stragglers a shared 2-core machine produces.
+the median ignores the stragglers a shared 2-core machine produces. Repeats
+stop as soon as every median's standard error is within `rel_precision` of it
+(at least `min_repeats` samples), or when the budget is spent: a fast, steady
+module is timed in a fraction of the budget a noisy one gets.
 """
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any, Callable
@@ -26,8 +30,19 @@ def _inner_count(fn: Callable[[], Any], device: str, target_s: float = 0.002) ->
     return max(1, min(1000, int(target_s / once)))
 
 
+def precise(samples: list[float], rel_precision: float) -> bool:
+    """Whether the median of `samples` is known to within rel_precision (its standard error,
+    ~1.25 sigma/sqrt(n) for the median of near-normal samples)."""
+    if len(samples) < 3:
+        return False
+    med = statistics.median(samples)
+    if med <= 0:
+        return True
+    return 1.2533 * statistics.stdev(samples) / math.sqrt(len(samples)) <= rel_precision * med
+
+
 def interleaved_ms(fns: list[Callable[[], Any]], *, device: str = "cpu", repeats: int = 15,
-                   budget_s: float = 3.0) -> list[float]:
+                   budget_s: float = 1.5, min_repeats: int = 3, rel_precision: float = 0.02) -> list[float]:
     """Median milliseconds per call of each fn, measured interleaved."""
     inner = min(_inner_count(fn, device) for fn in fns)
     samples: list[list[float]] = [[] for _ in fns]
@@ -40,6 +55,7 @@ def interleaved_ms(fns: list[Callable[[], Any]], *, device: str = "cpu", repeats
                 fn()
             _sync(device)
             samples[i].append((time.perf_counter() - start) * 1000 / inner)
-        if r >= 2 and time.perf_counter() > deadline:
+        if r + 1 >= min_repeats and (time.perf_counter() > deadline
+                                     or all(precise(s, rel_precision) for s in samples)):
             break
     return [statistics.median(s) for s in samples]

@@ -69,6 +69,25 @@ def _chart(id_: str, title: str, note: str = "") -> str:
     return f'<div class="panel"><h3>{_e(title)}</h3><div id="{id_}-host"></div>{note_html}</div>'
 
 
+def _check_sections(data: dict[str, Any], by_prefix: Any) -> list[str]:
+    """Where the time goes (a table), and the training / dynamic-shape plots where the run has them."""
+    parts = ["<h2>Where the time goes</h2>", "".join(table_html(t) for t in by_prefix("Where the time goes"))]
+    plots = []
+    if data.get("recompiles") or data.get("training"):
+        if len(data.get("checks") or []) > 1:
+            plots.append(_chart("checks-chart", "Pass rate by check (inference, training, dynamic shapes)"))
+    if data.get("recompiles"):
+        plots += [_chart("recompiles-chart", "Recompiles per case at new input sizes",
+                         "torch.compile dynamic=None (automatic dynamism)"),
+                  _chart("recompile-reasons-chart", "Top recompile reasons (torch's guard failures)")]
+    if data.get("training"):
+        plots.append(_chart("backward-graphs-chart", "Compiled backward graphs per case"))
+    if plots:
+        parts += ["<h2>Training and dynamic shapes</h2>", '<div class="grid2">', *plots, "</div>"]
+    parts += ["".join(table_html(t) for t in by_prefix(p)) for p in ("Checks", "Dynamic shapes", "Training")]
+    return parts
+
+
 def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
     """The page for `Report.as_dict()`."""
     tables = {t.title: t for t in report_tables(data)}
@@ -105,6 +124,7 @@ def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
         _chart("breaks-per-module-chart", "Graph breaks per captured module"),
         "</div>",
         "".join(table_html(t) for t in by_prefix("Top graph-break ids")),
+        *_check_sections(data, by_prefix),
         "<h2>Funnel tables</h2>", '<div class="grid2">',
         "".join(table_html(t) for t in by_prefix("Case funnel")),
         "".join(table_html(t) for t in by_prefix("Repo")),

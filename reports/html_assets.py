@@ -188,6 +188,32 @@ JS = r"""
     hbars("breaks-per-module-chart", buckets, {label: "graph breaks per module", labelW: 90});
   }
 
+  // Training and dynamic-shape runs only: their hosts exist only on those pages.
+  function checkCharts() {
+    if (document.getElementById("checks-chart-host")) {
+      hbars("checks-chart", data.checks.map(function (c) {
+        return {label: c.check, value: c.pct_of_runnable || 0, color: "#3b63d9",
+                text: (c.pct_of_runnable === null ? "\u2014" : c.pct_of_runnable.toFixed(1) + "%") + " of " +
+                      c.runnable + " runnable", title: c.run + ": " + c.passed + " pass of " + c.cases};
+      }), {label: "pass rate by check", labelW: 120, textW: 170, max: 100});
+    }
+    if (data.recompiles && document.getElementById("recompiles-chart-host")) {
+      hbars("recompiles-chart", data.recompiles.buckets.map(function (b) {
+        return {label: b.recompiles + " recompile" + (b.recompiles === "1" ? "" : "s"), value: b.count,
+                color: b.recompiles === "0" ? "#2f9e5b" : "#f08c2e"};
+      }), {label: "recompiles per case", labelW: 110});
+      hbars("recompile-reasons-chart", data.recompiles.reasons.slice(0, 15).map(function (r) {
+        return {label: r.reason, value: r.cases, color: "#e5484d",
+                title: r.reason + "\n(example: " + r.example + ")\n" + r.cases + " cases, " + r.recompiles + " recompiles"};
+      }), {label: "recompile reasons", labelW: 260});
+    }
+    if (data.training && document.getElementById("backward-graphs-chart-host")) {
+      hbars("backward-graphs-chart", data.training.backward_graphs.map(function (g) {
+        return {label: g.graphs + " backward graph" + (g.graphs === "1" ? "" : "s"), value: g.count, color: "#3b63d9"};
+      }), {label: "backward graphs per case", labelW: 150});
+    }
+  }
+
   function projectTable() {
     var cols = data.project_columns, rows = data.projects.slice(), table = document.getElementById("projects");
     var state = {col: "cases", desc: true, q: ""};
@@ -250,6 +276,7 @@ JS = r"""
             {label: "speedup histogram", unit: "\u00d7", xlabel: "speedup over eager (log scale)", color: "#2f9e5b",
              mark: 1, markLabel: "1\u00d7"});
   breaks();
+  checkCharts();
   projectTable();
   document.body.setAttribute("data-rendered", "1");
   document.body.setAttribute("data-charts", String(rendered));

@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports import breaks, distributions, funnel, projects, rates, yields
+from reports import breaks, checks, distributions, funnel, projects, rates, yields
 from reports.scope import Scope
 from reports.stats import Dist, Histogram
 
 RUN_FIELDS = ("id", "torch", "triton", "python", "device", "device_name", "backend", "mode", "fullgraph",
-              "dynamic", "host", "started_at", "ended_at")
+              "dynamic", "host", "started_at", "ended_at", "check")
 
 
 @dataclass
@@ -33,6 +33,10 @@ class Report:
     break_ids: list[dict[str, Any]]
     yields: dict[str, Any]
     projects: list[dict[str, Any]] = field(default_factory=list)
+    time_shares: dict[str, Any] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    recompiles: dict[str, Any] | None = None
+    training: dict[str, Any] | None = None
 
     @property
     def total(self) -> int:
@@ -56,6 +60,8 @@ class Report:
             "break_ids": self.break_ids,
             "yield": self.yields,
             "projects": self.projects,
+            "time_shares": self.time_shares, "checks": self.checks,
+            "recompiles": self.recompiles, "training": self.training,
         }
 
 
@@ -81,4 +87,6 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
         break_reasons=breaks.top_break_reasons(scope, top), break_ids=breaks.top_break_ids(scope, top),
         yields=yields.yield_section(scope, top),
         projects=projects.project_rows(scope) if with_projects else [],
+        time_shares=checks.time_shares(scope), checks=checks.check_rates(scope),
+        recompiles=checks.recompiles(scope, top), training=checks.training(scope),
     )

@@ -101,6 +101,7 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
     if data["break_ids"]:
         out.append(_table("Top graph-break ids", ["id", "cases", "breaks"], [
             [b["id"], num(b["cases"]), num(b["breaks"])] for b in data["break_ids"]], numeric=(1, 2)))
+    out += check_tables(data)
     y = data["yield"]
     fb = y["found_by"]
     out.append(_table(
@@ -117,6 +118,49 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
     if y["stubbed_packages"]:
         out.append(_table("Yield: stubbed packages (cases that loaded anyway)", ["package", "cases", "projects"], [
             [p["package"], num(p["cases"]), num(p["projects"])] for p in y["stubbed_packages"]], numeric=(1, 2)))
+    return out
+
+
+def check_tables(data: dict[str, Any]) -> list[Table]:
+    """Checks side by side, where the time goes, recompiles and training (reports/checks.py)."""
+    out = []
+    if len(data.get("checks") or []) > 1:
+        out.append(_table("Checks: inference, training, dynamic shapes", ["check", "run", "cases", "runnable", "pass",
+                                                                          "pass % of runnable", "pass % of all"], [
+            [c["check"], c["run"], num(c["cases"]), num(c["runnable"]), num(c["passed"]), pct(c["pct_of_runnable"]),
+             pct(c["pct_of_all"])] for c in data["checks"]], numeric=range(2, 7)))
+    shares = data.get("time_shares") or {}
+    if shares.get("all", {}).get("cases"):
+        names = [s["stage"] for s in shares["all"]["stages"]]
+        by = {k: {s["stage"]: s for s in v["stages"]} for k, v in shares.items()}
+        out.append(_table("Where the time goes: share of worker wall by stage",
+                          ["stage", "all cases", "s (all)", "passing cases", "s (pass)"], [
+            [n, pct(100 * by["all"][n]["share"]), num(by["all"][n]["seconds"]),
+             pct(100 * by["pass"][n]["share"]) if n in by["pass"] else "—",
+             num(by["pass"][n]["seconds"]) if n in by["pass"] else "—"] for n in names],
+            numeric=range(1, 5), caption=f"{shares['all']['cases']:,} cases, {num(shares['all']['wall_s'])} s; "
+                                         f"{shares['pass']['cases']:,} passing, {num(shares['pass']['wall_s'])} s; "
+                                         "other = fork, sandbox and transfer, outside any stage"))
+    rc = data.get("recompiles")
+    if rc:
+        out.append(_table("Dynamic shapes: recompiles per case (automatic dynamism)", ["recompiles", "cases"],
+                          [[b["recompiles"], num(b["count"])] for b in rc["buckets"]], numeric=(1,),
+                          caption=f"{rc['sizes_tried']:,} new sizes run; {rc['sizes_rejected']:,} rejected by eager "
+                                  "(not counted against the compiler)"))
+        if rc["reasons"]:
+            out.append(_table("Dynamic shapes: top recompile reasons (torch's guard failures)",
+                              ["reason", "cases", "recompiles"],
+                              [[short(r["reason"], 80), num(r["cases"]), num(r["recompiles"])] for r in rc["reasons"]],
+                              numeric=(1, 2)))
+        out.append(_table("Dynamic shapes: dynamic=True", ["outcome", "cases"],
+                          [[d["outcome"], num(d["count"])] for d in rc["dynamic_true"]], numeric=(1,)))
+    tr = data.get("training")
+    if tr:
+        bc = tr["backward_compile_s"]
+        out.append(_table("Training: compiled backward graphs per case", ["backward graphs", "cases"],
+                          [[g["graphs"], num(g["count"])] for g in tr["backward_graphs"]], numeric=(1,),
+                          caption=f"backward compile time: median {num(bc['median'])} s, p90 {num(bc['p90'])} s "
+                                  f"(n = {num(bc['n'])}); speedup in a training run is forward + backward"))
     return out
 
 

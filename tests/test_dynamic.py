@@ -83,3 +83,18 @@ def test_sequence_and_spatial_lengths_follow_the_input_family() -> None:
     assert bigger["args"][0]["shape"] == [2, 3, 48, 48]
     vector = {"args": [{"kind": "tensor", "shape": [2, 16], "dtype": "float32"}], "kwargs": {}}
     assert [label for label, _ in derive_sizes(vector, ["layer:linear"])] == ["batch=3", "batch=4", "batch=7"]
+
+
+def test_report_shows_recompiles_and_their_reasons(dynamic_db: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    assert main(["report", "--db", str(dynamic_db), "--format", "json"]) == 0
+    rc = json.loads(capsys.readouterr().out)["recompiles"]
+    assert rc["cases"] == 6 and sum(b["count"] for b in rc["buckets"]) == 6
+    assert {"recompiles": "3", "count": 1} in rc["buckets"]          # LoopsOverBatch
+    assert "size mismatch at index" in rc["reasons"][0]["reason"] and rc["sizes_rejected"] == 2
+    page = tmp_path / "dynamic.html"
+    assert main(["report", "--db", str(dynamic_db), "--html", str(page)]) == 0
+    assert 'id="recompile-reasons-chart-host"' in page.read_text()
+    capsys.readouterr()
+    assert main(["triage", "--db", str(dynamic_db), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["failures"] == 0

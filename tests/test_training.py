@@ -88,3 +88,24 @@ def test_report_compare_and_triage_work_on_the_training_run(crawled: tuple[Path,
                                                                                 "BackwardWontCompile"}
     assert main(["triage", "--db", str(db), "--run", runs[1], "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["failures"] >= 2
+
+
+def test_report_shows_checks_side_by_side_and_where_the_time_goes(crawled: tuple[Path, dict, dict],
+                                                                  tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    db = crawled[0]
+    runs = [r for (r,) in sqlite3.connect(db).execute("select id from runs order by started_at, rowid")]
+    assert main(["report", "--db", str(db), "--run", runs[1], "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    checks = {c["check"]: c for c in data["checks"]}
+    assert checks["inference"]["passed"] == 6 and checks["training"]["passed"] == 3
+    assert data["training"]["backward_graphs"] == [{"graphs": "1", "count": 4}]
+    assert main(["report", "--db", str(db), "--run", runs[0], "--format", "json"]) == 0
+    shares = json.loads(capsys.readouterr().out)["time_shares"]["pass"]
+    names = {s["stage"] for s in shares["stages"]}
+    assert {"capture", "compile", "hook", "timing", "other"} <= names and shares["cases"] == 6
+    assert abs(sum(s["share"] for s in shares["stages"]) - 1.0) < 1e-6
+    page = tmp_path / "training.html"
+    assert main(["report", "--db", str(db), "--run", runs[1], "--html", str(page)]) == 0
+    text = page.read_text()
+    assert "Where the time goes" in text and 'id="backward-graphs-chart-host"' in text

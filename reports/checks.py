@@ -1,0 +1,131 @@
+"""Report sections for where a case's time goes and for the training / dynamic-shape checks.
+
+- Where the time goes: each result's `stage_s` (seconds per step of the case
+  engine, capture/steps.py) as a share of the total worker wall (`wall_s`),
+  over all cases and over passing cases; what no step accounts for is "other"
+  (fork, sandbox, result transfer).
+- Checks: the inference, training (`-training`) and dynamic (`-dynamic`) runs
+  of the same configuration side by side: the same cases, three checks.
+- Recompiles (dynamic runs): recompiles per case, the guard failures torch
+  gave for them (normalized), dynamic=True's outcome, sizes eager rejected.
+- Training (training runs): backward graphs per case, backward compile time.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from db.status import ran_in_eager
+from reports.scope import Scope
+from reports.signature import normalize_message
+from reports.stats import quantile
+
+CHECK_SUFFIXES = {"training": "-training", "dynamic": "-dynamic"}
+
+
+def _rows(scope: Scope, columns: str) -> list[tuple]:
+    where, params = scope.base_where()
+    return list(scope.conn.execute(f"select {columns} from results x where {where}", params))
+
+
+def time_shares(scope: Scope) -> dict[str, Any]:
+    """Share of the total worker wall spent in each stage, over all cases and over passing ones."""
+    out: dict[str, Any] = {}
+    acc = {"all": (Counter(), [0.0, 0]), "pass": (Counter(), [0.0, 0])}
+    for status, stage_s, wall in _rows(scope, "x.status, x.stage_s, x.wall_s"):
+        if wall is None:
+            continue
+        try:
+            stages = json.loads(stage_s) if stage_s else {}
+        except ValueError:
+            stages = {}
+        for key in ("all", "pass") if status == "pass" else ("all",):
+            seconds, total = acc[key]
+            for name, s in stages.items():
+                seconds[name] += float(s or 0)
+            seconds["other"] += max(0.0, float(wall) - sum(float(s or 0) for s in stages.values()))
+            total[0] += float(wall)
+            total[1] += 1
+    for key, (seconds, (wall, n)) in acc.items():
+        out[key] = {"cases": n, "wall_s": round(wall, 3), "stages": [
+            {"stage": name, "seconds": round(s, 3), "share": (s / wall if wall else 0.0)}
+            for name, s in seconds.most_common()]}
+    return out
+
+
+def base_run(run_id: str) -> str:
+    for suffix in CHECK_SUFFIXES.values():
+        if run_id.endswith(suffix):
+            return run_id[: -len(suffix)]
+    return run_id
+
+
+def check_rates(scope: Scope) -> list[dict[str, Any]]:
+    """Pass rates of the inference, training and dynamic runs of this run's configuration."""
+    base = base_run(scope.run_id)
+    out = []
+    for check, run_id in (("inference", base), *((c, base + s) for c, s in CHECK_SUFFIXES.items())):
+        if scope.conn.execute("select 1 from runs where id = ?", [run_id]).fetchone() is None:
+            continue
+        sql = "select status, stage, count(*) from results where run_id = ?"
+        params: list[Any] = [run_id]
+        if scope.project is not None:
+            sql += " and repo_id = ?"
+            params.append(scope.project)
+        total = ran = passed = 0
+        for status, stage, n in scope.conn.execute(sql + " group by status, stage", params):
+            total += n
+            ran += n if ran_in_eager(status, stage) else 0
+            passed += n if status == "pass" else 0
+        out.append({"check": check, "run": run_id, "cases": total, "runnable": ran, "passed": passed,
+                    "pct_of_runnable": 100.0 * passed / ran if ran else None,
+                    "pct_of_all": 100.0 * passed / total if total else None})
+    return out
+
+
+def recompiles(scope: Scope, top: int | None = 15) -> dict[str, Any] | None:
+    """Dynamic-shape runs: recompiles per case, top guard-failure reasons, dynamic=True outcomes."""
+    rows = _rows(scope, "x.recompiles, x.recompile_reasons, x.dynamic_true, x.sizes_tried, x.sizes_rejected")
+    rows = [r for r in rows if r[3] is not None]
+    if not rows:
+        return None
+    buckets = Counter(min(int(r[0] or 0), 5) for r in rows)
+    reasons: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen = set()
+        for raw in json.loads(r[1]) if r[1] else []:
+            norm = normalize_message(_strip_frame(raw)) or raw
+            item = reasons.setdefault(norm, {"reason": norm, "example": raw, "recompiles": 0, "cases": 0})
+            item["recompiles"] += 1
+            if norm not in seen:
+                item["cases"] += 1
+                seen.add(norm)
+    ranked = sorted(reasons.values(), key=lambda d: (-d["cases"], -d["recompiles"], d["reason"]))
+    dyn_true = Counter(r[2] or "not run" for r in rows)
+    return {
+        "cases": len(rows),
+        "buckets": [{"recompiles": f"{b}+" if b == 5 else str(b), "count": buckets[b]} for b in sorted(buckets)],
+        "reasons": ranked if top is None else ranked[:top],
+        "dynamic_true": [{"outcome": k, "count": n} for k, n in dyn_true.most_common()],
+        "sizes_tried": sum(int(r[3] or 0) for r in rows), "sizes_rejected": sum(int(r[4] or 0) for r in rows),
+    }
+
+
+def _strip_frame(reason: str) -> str:
+    """'0/1: tensor 'x' size mismatch ...' -> the guard text without its frame/compile id."""
+    head, sep, rest = reason.partition(": ")
+    return rest if sep and "/" in head and head.replace("/", "").isdigit() else reason
+
+
+def training(scope: Scope) -> dict[str, Any] | None:
+    """Training runs: backward graphs per case and backward compile time."""
+    rows = [r for r in _rows(scope, "x.backward_graphs, x.backward_compile_s, x.status") if r[0] is not None]
+    if not rows:
+        return None
+    graphs = Counter(min(int(r[0]), 5) for r in rows)
+    times = sorted(float(r[1]) for r in rows if r[1] is not None)
+    return {"cases": len(rows),
+            "backward_graphs": [{"graphs": f"{g}+" if g == 5 else str(g), "count": graphs[g]} for g in sorted(graphs)],
+            "backward_compile_s": {"n": len(times), "median": quantile(times, 0.5) if times else None,
+                                   "p90": quantile(times, 0.9) if times else None}}
