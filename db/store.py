@@ -43,6 +43,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "source": str, "discovered_at": str, "status": str, "error": str,
         "sha": str, "checkout_path": str, "clone_s": float, "disk_bytes": int,
         "module_count": int, "scanned_at": str,
+        "selected": int,  # 1: a crawl chose it (--repo, --repos-file, within --limit N); else only seen
     }, "id"),
     "modules": ({
         "id": str, "repo_id": str, "sha": str, "path": str, "qualname": str,
@@ -57,6 +58,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "device": str, "device_name": str, "backend": str, "mode": str,
         "fullgraph": int, "dynamic": int, "config": str, "host": str,
         "started_at": str, "ended_at": str,
+        "load_avg": str,  # JSON: the machine's 1-min load average sampled during the run (issue 12)
     }, "id"),
     "results": ({
         "run_id": str, "case_id": str, "module_id": str, "repo_id": str,
@@ -71,6 +73,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "max_abs_err": float, "rmse": float, "cosine": float,
         "atol": float, "rtol": float, "ladder": str, "wall_s": float,
         "finished_at": str,
+        "reason": str, "trace_path": str, "compile_cpu_s": float, "hook_ratio": float,
+        "hook_overhead_ci_us": float, "hook_samples": int,
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,

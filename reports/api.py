@@ -168,23 +168,27 @@ def compare_csv(cmp: Comparison) -> str:
     return csvout.write_rows(COMPARE_CSV_COLUMNS, rows)
 
 
-TRIAGE_CSV_COLUMNS = ["id", "count", "projects", "status", "stage", "error_type", "message", "frame", "break_id",
+TRIAGE_CSV_COLUMNS = ["id", "kind", "count", "projects", "status", "stage", "error_type", "message", "frame", "break_id",
                       "examples", "example_msg"]
 
 
 def run_triage(db: str | Path, run: str | None = None, project: str | None = None, fmt: str = "table",
-               limit: int | None = 30, output: str | Path | None = None, out: TextIO | None = None) -> int:
-    """`graphcrawl triage`: failure clusters, largest first."""
+               limit: int | None = 30, output: str | Path | None = None, out: TextIO | None = None,
+               kind: str | None = None, statuses: list[str] | None = None,
+               stages: list[str] | None = None) -> int:
+    """`graphcrawl triage`: failure clusters, compiler failures first, each kind largest first."""
     out = out or sys.stdout
     if fmt not in FORMATS:
         raise ReportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     with open_scope(db, run, project) as scope:
-        found = clusters(scope)
+        found = clusters(scope, kind, statuses, stages)
         run_id = scope.run_id
-    shown = found if limit is None else found[:limit]
+    shown = [c for k in ("compiler", "harness") for c in
+             [c for c in found if c.kind == k][:limit if limit is not None else None]]
     if fmt == "json":
+        by_kind = {k: sum(c.count for c in found if c.kind == k) for k in ("compiler", "harness")}
         _emit(json.dumps({"run": run_id, "project": project, "failures": sum(c.count for c in found),
-                          "clusters": [c.as_dict() for c in shown]}, indent=2), out, output)
+                          "by_kind": by_kind, "clusters": [c.as_dict() for c in shown]}, indent=2), out, output)
     elif fmt == "csv":
         _emit(csvout.write_rows(TRIAGE_CSV_COLUMNS, [c.as_dict() for c in shown]), out, output)
     else:

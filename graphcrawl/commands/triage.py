@@ -31,6 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", dest="fmt", choices=["table", "markdown", "csv", "json"], default="table")
     p.add_argument("--limit", type=int, default=30, help="clusters shown (default 30; 0 = all)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
+    p.add_argument("--kind", choices=["compiler", "harness", "all"], default="all",
+                   help="compiler: capture/compile/run/parity (and timeout/crash/oom there); harness: "
+                        "import/init/inputs/eager; all (default): both, compiler failures first")
+    p.add_argument("--status", action="append", default=[], metavar="STATUS",
+                   help="only these statuses (repeatable or comma-separated), e.g. compile_failed,timeout")
+    p.add_argument("--stage", action="append", default=[], metavar="STAGE",
+                   help="only results that ended at these stages (repeatable or comma-separated)")
     actions = p.add_subparsers(dest="action", metavar="{show,repro}")
     show = actions.add_parser("show", help="a cluster's cases with full errors and tracebacks")
     show.add_argument("cluster", help="cluster id (or a unique prefix of it)")
@@ -58,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "repro":
             return run_triage_repro(args.db, args.case, args.output, run=args.run, minify=args.minify)
         return run_triage(args.db, run=args.run, project=args.project, fmt=args.fmt, limit=limit,
-                          output=args.output)
+                          output=args.output, kind=args.kind, statuses=_split(args.status),
+                          stages=_split(args.stage))
     except ReportError as exc:
         raise UserError(str(exc)) from None
+
+
+def _split(values: list[str]) -> list[str] | None:
+    """`--status a,b --status c` -> [a, b, c]; None when not given."""
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    return out or None
