@@ -25,6 +25,7 @@ from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
 from crawler.repo_ref import RepoRef, parse_repo
 from crawler.scan import scan_checkout
 from db.store import Store
+from db.traces import save_trace
 
 
 @dataclass
@@ -217,6 +218,7 @@ class Crawl:
             if res.get("spec") and req.get("spec") is None:
                 self.store.set_case_spec(req["case_id"], res["spec"], res.get("found_by"), res.get("stubs"), run_id)
             row = dict(res, run_id=run_id, case_id=req["case_id"], module_id=req["module_id"], repo_id=req["repo_id"])
+            row["trace_path"] = save_trace(cfg.db_path, run_id, req["case_id"], row)  # <db>.traces/, issue 12
             if self.store.record_result(row):
                 written += 1
             self.emit("result", case_id=req["case_id"], status=res.get("status"), repo_id=req["repo_id"])

@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="only these statuses (repeatable or comma-separated), e.g. compile_failed,timeout")
     p.add_argument("--stage", action="append", default=[], metavar="STAGE",
                    help="only results that ended at these stages (repeatable or comma-separated)")
-    actions = p.add_subparsers(dest="action", metavar="{show,repro}")
+    actions = p.add_subparsers(dest="action", metavar="{show,repro,trace,breaks}")
     show = actions.add_parser("show", help="a cluster's cases with full errors and tracebacks")
     show.add_argument("cluster", help="cluster id (or a unique prefix of it)")
     _scope_options(show, suppress=True)
@@ -50,11 +50,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     repro.add_argument("--minify", action="store_true",
                        help="the script runs torch's minifier (TORCHDYNAMO_REPRO_AFTER=aot) on the failure")
     _scope_options(repro, suppress=True)
+    trace = actions.add_parser("trace", help="render a case's stored torch trace to HTML with tlparse")
+    trace.add_argument("case", help="case id (as listed by `triage show`)")
+    trace.add_argument("-o", "--output", metavar="DIR", help="output directory (default: next to the trace)")
+    _scope_options(trace, suppress=True)
     p.set_defaults(func=run, action=None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.api import run_triage, run_triage_repro, run_triage_show
+    from reports.api import run_triage, run_triage_repro, run_triage_show, run_triage_trace
     from reports.scope import ReportError
 
     limit = None if args.limit == 0 else args.limit
@@ -62,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "show":
             return run_triage_show(args.db, args.cluster, run=args.run, project=args.project,
                                    fmt=args.fmt, limit=limit)
+        if args.action == "trace":
+            return run_triage_trace(args.db, args.case, run=args.run, output=args.output)
         if args.action == "repro":
             return run_triage_repro(args.db, args.case, args.output, run=args.run, minify=args.minify)
         return run_triage(args.db, run=args.run, project=args.project, fmt=args.fmt, limit=limit,
