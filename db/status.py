@@ -56,10 +56,13 @@ class Stage(str, Enum):
     COMPILE = "compile"
     RUN = "run"
     PARITY = "parity"
+    BACKWARD = "backward"  # training runs: the loss's backward, eager or compiled, and gradient parity
+    DYNAMIC = "dynamic"  # dynamic-shape runs: the compiled module on inputs of new sizes
     DONE = "done"
 
 # Stages after which a module is known to have run in eager.
-POST_EAGER_STAGES = frozenset({Stage.CAPTURE, Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.DONE})
+POST_EAGER_STAGES = frozenset({Stage.CAPTURE, Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.BACKWARD,
+                               Stage.DYNAMIC, Stage.DONE})
 ABNORMAL = frozenset({CaseStatus.TIMEOUT, CaseStatus.CRASH, CaseStatus.OOM})
 
 

@@ -57,7 +57,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "id": str, "torch": str, "triton": str, "python": str, "compiler": str,
         "device": str, "device_name": str, "backend": str, "mode": str,
         "fullgraph": int, "dynamic": int, "config": str, "host": str,
-        "started_at": str, "ended_at": str,
+        "started_at": str, "ended_at": str, "check": str,
         "load_avg": str,  # JSON: the machine's 1-min load average sampled during the run (issue 12)
     }, "id"),
     "results": ({
@@ -72,8 +72,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "compile_s": float, "compile_cache": str, "compiled_ms": float, "speedup": float,
         "max_abs_err": float, "rmse": float, "cosine": float,
         "atol": float, "rtol": float, "ladder": str, "wall_s": float,
-        "finished_at": str,
-        "reason": str, "trace_path": str, "compile_cpu_s": float, "hook_ratio": float,
+        "finished_at": str, "stage_s": str, "reason": str,
+        "trace_path": str, "compile_cpu_s": float, "hook_ratio": float,  # issue 12
         "hook_overhead_ci_us": float, "hook_samples": int,
     }, ("run_id", "case_id")),
     "discovery_slices": ({

@@ -1,0 +1,313 @@
+"""The named steps of a case, shared by the inference, training and dynamic paths.
+
+Each step announces the worker stage it runs in (so a crash or timeout is
+recorded there), adds its seconds to `result["stage_s"]`, and ends the case by
+raising `CaseEnded(status, stage, exc)` when its check fails. Every status a
+step can give is raised in that step, nowhere else; capture/case.py composes
+the steps into the funnels. Steps read and write one `Case` object.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+
+from backend import parity as parity_mod
+from backend.timing import interleaved_ms
+from capture import torch_api
+from capture.deduce import DeduceFailed, deduce, is_input_error
+from capture.loader import LoadError, load_class
+from capture.replay import build_inputs, build_module
+from db.status import CaseStatus as S, Stage
+
+StageFn = Callable[[str], None]
+
+
+class CaseEnded(Exception):
+    """A step's verdict: the case ends here with this status, in this stage."""
+
+    def __init__(self, status: S, stage: Stage, exc: BaseException | None = None, **fields: Any):
+        super().__init__(status.value)
+        self.status, self.stage, self.exc, self.fields = status, stage, exc, fields
+
+
+class CaptureSkipped(Exception):
+    """Dynamo captured no graph at all: the module ran eagerly under torch.compile."""
+
+
+def move(value: Any, device: str) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(move(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: move(v, device) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class Case:
+    """Everything the steps of one case share: the request, the result so far, the objects."""
+
+    req: dict[str, Any]
+    result: dict[str, Any]
+    on_stage: StageFn = lambda s: None
+    cls: type | None = None
+    spec: dict[str, Any] | None = None
+    module: torch.nn.Module | None = None
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    eager_out: Any = None
+    hooked: Any = None
+    compiled: Any = None
+    compiled_out: Any = None
+    parity: parity_mod.Parity | None = None
+    _ref64: Any = None
+    _ref64_done: bool = False
+
+    @property
+    def device(self) -> str:
+        return self.req.get("device", "cpu")
+
+    @property
+    def seed(self) -> int:
+        return int(self.req.get("seed", 0))
+
+    @property
+    def no_grad(self) -> bool:
+        return bool((self.spec or {}).get("no_grad", True))
+
+    @property
+    def fullgraph(self) -> bool:
+        return bool(self.req.get("fullgraph"))
+
+    def announce(self, stage: Stage) -> None:
+        self.result["_stage"] = stage.value
+        self.on_stage(stage.value)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Add the block's wall seconds to result["stage_s"][name], however it ends."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = self.result.setdefault("stage_s", {})
+            spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - start, 4)
+
+    def call(self, fn: Any, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None,
+             seed: int | None = None) -> Any:
+        """One forward with the RNG reseeded, under no_grad when the spec says so."""
+        torch.manual_seed(self.seed if seed is None else seed)
+        with torch.no_grad() if self.no_grad else nullcontext():
+            return fn(*(self.args if args is None else args), **(self.kwargs if kwargs is None else kwargs))
+
+    def reference(self) -> Any:
+        """The fp64 run, computed once and only when a verdict needs it; None if fp64 fails."""
+        if not self._ref64_done:
+            self._ref64_done = True
+            with self.timed("reference"):
+                try:
+                    m64 = copy.deepcopy(self.module).double()
+                    self._ref64 = self.call(m64, parity_mod.to_fp64(self.args), parity_mod.to_fp64(self.kwargs))
+                    del m64
+                except Exception:  # noqa: BLE001 - modules that cannot run in fp64 compare without it
+                    self._ref64 = None
+        return self._ref64
+
+
+# -- load and build -------------------------------------------------------------
+
+def load(c: Case) -> None:
+    """Import the class from the checkout (stubbing missing packages)."""
+    c.announce(Stage.IMPORT)
+    with c.timed("import"):
+        try:
+            c.cls, stubs = load_class(c.req["checkout"], c.req["path"], c.req["qualname"], c.req.get("stubs"))
+        except LoadError as exc:
+            fields = {"stubs": sorted(set(c.result["stubs"]) | ({exc.missing} if exc.missing else set()))}
+            raise CaseEnded(S.IMPORT_FAILED, Stage.IMPORT, exc.cause or exc, **fields) from None
+    c.result["stubs"] = stubs
+    if not (isinstance(c.cls, type) and issubclass(c.cls, torch.nn.Module)):
+        raise CaseEnded(S.INIT_FAILED, Stage.INIT, TypeError(f"{c.req['qualname']} is not an nn.Module subclass"))
+
+
+def build(c: Case) -> None:
+    """Construct the module and its inputs: replay the stored spec, or deduce one."""
+    c.announce(Stage.INIT)
+    c.spec = c.req.get("spec")
+    if c.spec is None:
+        with c.timed("deduce"):
+            try:
+                found = deduce(c.cls, seed=c.seed, mode=c.req.get("mode", "eval"),
+                               budget_s=float(c.req.get("deduce_budget_s", 60)))
+            except DeduceFailed as exc:
+                status = {"init": S.INIT_FAILED, "inputs": S.INPUTS_NOT_FOUND, "eager": S.EAGER_FAILED}[exc.stage]
+                err = exc.error or RuntimeError("no candidate inputs")
+                raise CaseEnded(status, Stage(exc.stage), err, found_by=exc.found_by, tries=exc.tries) from None
+        c.spec, c.module = found.spec, found.module
+        c.result.update(spec=c.spec, found_by=found.found_by)
+    else:
+        with c.timed("init"):
+            try:
+                c.module = build_module(c.cls, c.spec)
+            except Exception as exc:  # noqa: BLE001
+                raise CaseEnded(S.INIT_FAILED, Stage.INIT, exc) from None
+    c.module = c.module.to(c.device)
+    args, kwargs = build_inputs(c.spec)
+    c.args, c.kwargs = move(args, c.device), move(kwargs, c.device)
+
+
+# -- eager ------------------------------------------------------------------------
+
+def eager(c: Case) -> None:
+    """Two runs with one seed and one reseeded: must run, return tensors, and be deterministic (flagged)."""
+    c.announce(Stage.EAGER)
+    with c.timed("eager"):
+        try:
+            out1 = c.call(c.module)
+            out2 = c.call(c.module)
+            out3 = c.call(c.module, seed=c.seed + 1)
+        except Exception as exc:  # noqa: BLE001
+            status = S.INPUTS_NOT_FOUND if (c.req.get("spec") is None and is_input_error(exc)) else S.EAGER_FAILED
+            raise CaseEnded(status, Stage.EAGER, exc) from None
+    if not parity_mod.tensors(out1):
+        raise CaseEnded(S.EAGER_FAILED, Stage.EAGER, TypeError(
+            f"forward returned no tensor (got {type(out1).__name__}); nothing to capture or compare"))
+    c.eager_out = out1
+    c.result.update(nondeterministic=not parity_mod.outputs_equal(out1, out2),
+                    rng_dependent=not parity_mod.outputs_equal(out1, out3))
+    if c.module.training:
+        c.reference()  # train-mode buffers (BatchNorm stats) move with every later run: take fp64 now
+
+
+# -- capture: one Dynamo trace that also serves as the frame-hook measurement --------
+
+def capture(c: Case) -> None:
+    """Trace once with a counting eager backend: graphs, breaks, guards, ops, recompiles, hook cost."""
+    c.announce(Stage.CAPTURE)
+    with c.timed("capture"):
+        try:
+            trace = torch_api.CountingCapture(c.module, dynamic=c.req.get("dynamic"))
+            c.call(trace.compiled)
+            info = trace.info()
+        except Exception as exc:  # noqa: BLE001
+            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+        c.result.update(graph_count=info.graph_count, graph_break_count=info.graph_break_count,
+                        break_reasons=info.break_reasons, break_ids=info.break_ids,
+                        op_count=info.op_count, ops_per_graph=info.ops_per_graph,
+                        guard_count=info.guard_count, capture_s=round(info.capture_s, 4))
+        if info.graph_count == 0:
+            why = info.skip_reasons[0] if info.skip_reasons else "forward has no operation Dynamo could trace"
+            c.result.update(break_reasons=info.skip_reasons, break_ids=info.skip_ids)
+            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
+                f"Dynamo captured no graph; the frame ran eagerly: {why}"
+                + (f" [{info.skip_ids[0]}]" if info.skip_ids and info.skip_ids[0] else "")))
+        if c.fullgraph and info.graph_break_count:
+            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE,
+                            RuntimeError(f"fullgraph=True but {info.graph_break_count} graph break(s): "
+                                         f"{info.break_reasons[0] if info.break_reasons else ''}"))
+        try:
+            frames_after_first = torch_api.frames_compiled()
+            c.call(trace.compiled)
+            c.result["recompiles"] = torch_api.frames_compiled() - frames_after_first
+        except Exception as exc:  # noqa: BLE001
+            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+    c.hooked = trace.compiled
+    with c.timed("hook"):
+        try:
+            hook_timing(c)
+        except Exception as exc:  # noqa: BLE001
+            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+
+
+def hook_timing(c: Case) -> None:
+    """Cost of Dynamo's frame hook: the eager-backend module against plain eager, interleaved."""
+    eager_ms, hook_ms = interleaved_ms([lambda: c.call(c.module), lambda: c.call(c.hooked)], device=c.device)
+    c.result.update(eager_ms=eager_ms, hook_ms=hook_ms, hook_overhead_us=(hook_ms - eager_ms) * 1000)
+
+
+# -- compile, run, parity, timing ------------------------------------------------------
+
+def compile(c: Case) -> None:  # noqa: A001 - the stage's name
+    """The backend's first call: Dynamo again, then AOTAutograd + the backend; times the compile."""
+    c.announce(Stage.COMPILE)
+    with c.timed("compile"):
+        torch_api.reset()
+        c.compiled = torch.compile(c.module, backend=c.req.get("backend", "inductor"), fullgraph=c.fullgraph,
+                                   dynamic=c.req.get("dynamic"), mode=c.req.get("compile_mode") or None)
+        start = time.perf_counter()
+        try:
+            c.compiled_out = c.call(c.compiled)
+            if c.device.startswith("cuda"):
+                torch.cuda.synchronize()
+        except Exception as exc:  # noqa: BLE001
+            status = S.COMPILE_FAILED if is_compile_error(exc) else S.RUN_FAILED
+            raise CaseEnded(status, Stage.COMPILE if status is S.COMPILE_FAILED else Stage.RUN, exc) from None
+        c.result["compile_s"] = round(time.perf_counter() - start, 4)
+    hits, misses = torch_api.compile_cache_hits()
+    c.result["compile_cache"] = "hit" if hits and not misses else ("miss" if misses and not hits else
+                                                                    ("mixed" if hits else "none"))
+
+
+def run(c: Case) -> None:
+    """A second compiled call: what the compiled module returns once warm."""
+    c.announce(Stage.RUN)
+    with c.timed("run"):
+        try:
+            c.compiled_out = c.call(c.compiled)
+        except Exception as exc:  # noqa: BLE001
+            raise CaseEnded(S.RUN_FAILED, Stage.RUN, exc) from None
+
+
+def parity(c: Case) -> None:
+    """Compiled vs eager, with the fp64 reference computed only when allclose alone rejects."""
+    c.announce(Stage.PARITY)
+    with c.timed("parity"):
+        c.parity = p = parity_mod.compare(c.eager_out, c.compiled_out, tol=float(c.req.get("tol", parity_mod.DEFAULT_TOL)),
+                                          reference=c.reference)
+    c.result.update(max_abs_err=p.max_abs_err, rmse=p.rmse, cosine=p.cosine, atol=p.tol, rtol=p.tol)
+
+
+def timing(c: Case) -> None:
+    """Eager vs compiled latency, interleaved; a compiled run that fails here is a run failure."""
+    with c.timed("timing"):
+        try:
+            eager_ms, compiled_ms = interleaved_ms([lambda: c.call(c.module), lambda: c.call(c.compiled)],
+                                                   device=c.device)
+        except Exception as exc:  # noqa: BLE001
+            raise CaseEnded(S.RUN_FAILED, Stage.RUN, exc) from None
+    c.result.update(compiled_ms=compiled_ms, speedup=eager_ms / compiled_ms if compiled_ms > 0 else None)
+
+
+def verdict(c: Case) -> None:
+    """The last word: nondeterministic eager is never a pass; then parity decides."""
+    if c.result.get("nondeterministic") or c.result.get("rng_dependent"):
+        c.result["status"] = S.EAGER_NONDETERMINISTIC.value
+        return
+    p = c.parity
+    if p is not None and not p.ok:
+        raise CaseEnded(S.PARITY_FAILED, Stage.PARITY, AssertionError(
+            f"compiled output differs from eager beyond tol={p.tol:g}: max_abs_err={p.max_abs_err}, "
+            f"rmse={p.rmse}, cosine={p.cosine}"))
+    c.result["status"] = S.PASS.value
+
+
+COMPILE_ERRORS = {"BackendCompilerFailed", "InductorError", "LoweringException", "CppCompileError",
+                  "CompilationError", "Unsupported", "TorchRuntimeError", "UserError", "InternalTorchDynamoError"}
+
+
+def is_compile_error(exc: BaseException) -> bool:
+    return bool({type(e).__name__ for e in chain(exc)} & COMPILE_ERRORS)
+
+
+def chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
