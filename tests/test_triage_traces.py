@@ -16,18 +16,11 @@ import pytest
 from db.store import Store
 from db.traces import resolve, traces_root
 from graphcrawl.cli import main
-from tests.conftest import sandbox_flags
-from tests.triage_fixtures import make_triage_repo
 
 
 @pytest.fixture(scope="module")
-def traced(tmp_path_factory, session_workdir):
-    root = tmp_path_factory.mktemp("traced")
-    repo = make_triage_repo(root)
-    db = root / "t.db"
-    rc = main(["crawl", "--db", str(db), "--repo", str(repo), "--workdir", str(session_workdir), "--workers", "1",
-               "--backend", "eager", "--timeout", "120", "--no-progress", *sandbox_flags()])
-    assert rc == 0
+def traced(triage_crawl):
+    db = triage_crawl
     with Store(db, readonly=True) as store:
         rows = {r["qualname"]: dict(r) for r in store.db.query(
             "select x.*, m.qualname from results x join modules m on m.id = x.module_id")}

@@ -49,7 +49,30 @@ class PassesWithBreak(nn.Module):
         y = self.lin(x)
         torch._dynamo.graph_break()
         return y - 1
+
+
+class Identity(nn.Module):
+    """A forward with no tensor operation: nothing to capture, and not Dynamo's failure."""
+
+    def forward(self, x):
+        return x
+
+
+class HangsInForward(nn.Module):
+    """Its forward never returns: deduction hangs in it (killed at the deduction budget)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        import time
+        time.sleep(3600)
+        return self.lin(x)
 '''
+
+EXPECTED = {"Fine": "pass", "DiffersAfterBreak": "parity_failed", "PassesWithBreak": "pass",
+            "Identity": "capture_failed", "HangsInForward": "timeout"}
 
 # Inductor's own test hook makes its C++ relu compute relu(x) + 1: Inductor's output
 # differs from eager, a backend bug by construction (what torch's minifier tests use).
