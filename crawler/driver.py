@@ -121,6 +121,8 @@ class Crawl:
         ids = []
         for spec in specs:
             ref = parse_repo(spec, self.cfg.clone_base)
+            if ref.id.startswith("local/"):  # a database made before local ids carried a hash keeps its id
+                ref = RepoRef(known_local_id(self.store, ref), ref.url)
             owner, _, name = ref.id.partition("/")
             self.store.upsert_repo({"id": ref.id, "url": ref.url, "owner": owner, "name": name,
                                     "source": "user"})
@@ -279,6 +281,13 @@ class Crawl:
             "mem_mb": cfg.mem_mb, "cpu_s": cfg.cpu_s or int(cfg.timeout_s * 1.5) + 10, "max_procs": cfg.max_procs,
             "max_file_mb": cfg.max_file_mb, "max_output_mb": cfg.max_output_mb,
         }
+
+
+def known_local_id(store: Store, ref: RepoRef) -> str:
+    """The id this local URL already has in the database, else the one parse_repo gave it."""
+    row = store.db.execute("select id from repos where url = ? and id like 'local/%' order by id limit 1",
+                           [ref.url]).fetchone()
+    return row[0] if row else ref.id
 
 
 def _checkout_sha(path: Path, sha: str, timeout: float) -> None:

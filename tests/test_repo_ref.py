@@ -91,3 +91,16 @@ def test_repos_file_skips_blanks_and_comments(tmp_path: Path) -> None:
     assert read_repos_file(path) == ["pytorch/vision", "https://github.com/a/b.git", "file:///x/y"]
     assert [parse_repo(s).id for s in read_repos_file(path)] == ["pytorch/vision", "a/b",
                                                                  f"local/y-{local_hash(Path('/x/y'))}"]
+
+
+def test_a_database_made_before_hashed_local_ids_keeps_its_ids(tmp_path: Path) -> None:
+    from crawler.driver import Crawl, CrawlConfig
+    from db.store import Store
+    repo = make_repo(tmp_path, "zoo", {"a.py": "x = 1\n"})
+    with Store(tmp_path / "old.db") as store:
+        store.upsert_repo({"id": "local/zoo", "url": repo.as_uri(), "owner": "local", "name": "zoo"})
+        crawl = Crawl(CrawlConfig(db_path=tmp_path / "old.db", workdir=tmp_path / "w"), store)
+        assert crawl.add_repos([str(repo)]) == ["local/zoo"]          # same URL: the stored id
+        other = make_repo(tmp_path / "elsewhere", "zoo", {"b.py": "y = 2\n"})
+        assert crawl.add_repos([str(other)]) == [parse_repo(str(other)).id]
+        assert len(store.repos()) == 2
