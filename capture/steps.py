@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from backend import parity as parity_mod
-from backend.timing import interleaved_ms
+from backend.timing import interleaved_ms, paired_overhead
 from capture import torch_api
 from capture.deduce import DeduceFailed, deduce, is_input_error
 from capture.loader import LoadError, load_class
@@ -138,8 +138,9 @@ def load(c: Case) -> None:
 
 def build(c: Case) -> None:
     """Construct the module and its inputs: replay the stored spec, or deduce one."""
-    c.announce(Stage.INIT)
     c.spec = c.req.get("spec")
+    # deduction is stage `inputs`: the worker gives it its own budget (capture/worker.py)
+    c.announce(Stage.INIT if c.spec is not None else Stage.INPUTS)
     if c.spec is None:
         with c.timed("deduce"):
             try:
@@ -201,8 +202,14 @@ def capture(c: Case) -> None:
                         break_reasons=info.break_reasons, break_ids=info.break_ids,
                         op_count=info.op_count, ops_per_graph=info.ops_per_graph,
                         guard_count=info.guard_count, capture_s=round(info.capture_s, 4))
+        if info.graph_count == 0 and not info.skip_reasons:
+            # nothing skipped, nothing captured: the forward does no tensor operation (`return x`);
+            # not Dynamo's failure (db.status.Reason; reports count it apart)
+            c.result["reason"] = "no_tensor_ops"
+            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
+                "forward does no tensor operation: Dynamo has nothing to capture"))
         if info.graph_count == 0:
-            why = info.skip_reasons[0] if info.skip_reasons else "forward has no operation Dynamo could trace"
+            why = info.skip_reasons[0]
             c.result.update(break_reasons=info.skip_reasons, break_ids=info.skip_ids)
             raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
                 f"Dynamo captured no graph; the frame ran eagerly: {why}"
@@ -226,9 +233,13 @@ def capture(c: Case) -> None:
 
 
 def hook_timing(c: Case) -> None:
-    """Cost of Dynamo's frame hook: the eager-backend module against plain eager, interleaved."""
-    eager_ms, hook_ms = interleaved_ms([lambda: c.call(c.module), lambda: c.call(c.hooked)], device=c.device)
-    c.result.update(eager_ms=eager_ms, hook_ms=hook_ms, hook_overhead_us=(hook_ms - eager_ms) * 1000)
+    """Cost of Dynamo's frame hook: the eager-backend module against plain eager, in paired
+    repeats of the thread's CPU time, with a 95% interval (backend/timing.py)."""
+    args, kwargs = c.args, c.kwargs
+    with torch.no_grad() if c.no_grad else nullcontext():   # no reseeding per call: it costs more than eager
+        o = paired_overhead(lambda: c.module(*args, **kwargs), lambda: c.hooked(*args, **kwargs), device=c.device)
+    c.result.update(eager_ms=o.base_us / 1000, hook_ms=o.treated_us / 1000, hook_overhead_us=o.overhead_us,
+                    hook_ratio=o.ratio, hook_overhead_ci_us=o.ci_half_width_us, hook_samples=o.n)
 
 
 # -- compile, run, parity, timing ------------------------------------------------------
@@ -240,7 +251,7 @@ def compile(c: Case) -> None:  # noqa: A001 - the stage's name
         torch_api.reset()
         c.compiled = torch.compile(c.module, backend=c.req.get("backend", "inductor"), fullgraph=c.fullgraph,
                                    dynamic=c.req.get("dynamic"), mode=c.req.get("compile_mode") or None)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), process_cpu_s()
         try:
             c.compiled_out = c.call(c.compiled)
             if c.device.startswith("cuda"):
@@ -249,6 +260,8 @@ def compile(c: Case) -> None:  # noqa: A001 - the stage's name
             status = S.COMPILE_FAILED if is_compile_error(exc) else S.RUN_FAILED
             raise CaseEnded(status, Stage.COMPILE if status is S.COMPILE_FAILED else Stage.RUN, exc) from None
         c.result["compile_s"] = round(time.perf_counter() - start, 4)
+        # CPU seconds (this process + its waited-for children: gcc) hardly move with machine load
+        c.result["compile_cpu_s"] = round(process_cpu_s() - cpu_start, 4)
     hits, misses = torch_api.compile_cache_hits()
     c.result["compile_cache"] = "hit" if hits and not misses else ("miss" if misses and not hits else
                                                                     ("mixed" if hits else "none"))
@@ -311,6 +324,13 @@ def verdict(c: Case) -> None:
             f"compiled output differs from eager beyond tol={p.tol:g}: max_abs_err={p.max_abs_err}, "
             f"rmse={p.rmse}, cosine={p.cosine}"))
     c.result["status"] = S.PASS.value
+
+
+def process_cpu_s() -> float:
+    """User + system CPU seconds of this process and its finished children (gcc runs)."""
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 COMPILE_ERRORS = {"BackendCompilerFailed", "InductorError", "LoweringException", "CppCompileError",

@@ -236,3 +236,39 @@ def recompile_reasons(since: int = 0) -> list[str]:
 def compilation_count() -> int:
     from torch._dynamo.utils import get_compilation_metrics
     return len(list(get_compilation_metrics()))
+
+
+# -- structured trace (capture/traces.py, issue 12) --------------------------------------
+
+def start_structured_trace(trace_dir: str, log_file: str | None = None) -> None:
+    """Start torch's structured trace (what TORCH_TRACE turns on; the format tlparse
+    reads) into `trace_dir`, and the graph-break and recompile logs into `log_file`.
+
+    Why not just the environment variable: torch reads TORCH_TRACE once, at import,
+    and a worker imports torch before it forks the child of each case; so the child
+    sets the variables and re-runs torch's logging set-up, after dropping the trace
+    handler made at import (it has no directory, and would write nowhere).
+    """
+    import os
+
+    import torch._logging._internal as internal
+    os.makedirs(trace_dir, exist_ok=True)
+    os.environ[internal.TRACE_ENV_VAR] = trace_dir
+    os.environ[internal.LOG_ENV_VAR] = "graph_breaks,recompiles"
+    if log_file:
+        os.environ[internal.LOG_OUT_ENV_VAR] = log_file
+    if internal.LOG_TRACE_HANDLER is not None:
+        internal.trace_log.removeHandler(internal.LOG_TRACE_HANDLER)
+    internal.LOG_TRACE_HANDLER = None
+    internal._init_logs()
+
+
+def stop_structured_trace() -> None:
+    """Flush and close what start_structured_trace opened (before the child exits)."""
+    import logging
+
+    import torch._logging._internal as internal
+    handler = internal.LOG_TRACE_HANDLER
+    if handler is not None:
+        handler.close()
+    logging.shutdown()

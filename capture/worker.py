@@ -83,8 +83,13 @@ def _child(req: dict[str, Any], event_w: int, out_w: int, proto_fds: list[int]) 
             events.write(json.dumps({"stage": stage}) + "\n")
             events.flush()
 
+        from capture import torch_api, traces
+        if req.get("trace", True):
+            torch_api.start_structured_trace(*traces.paths(scratch))
         from capture.case import run_case
         result = run_case(req, on_stage)
+        if req.get("trace", True):
+            torch_api.stop_structured_trace()
         events.write(json.dumps({"result": result}, default=_jsonable) + "\n")
         events.flush()
         sys.stdout.flush()
@@ -138,14 +143,21 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     timeout = float(req.get("timeout_s") or 600)
     max_output = int(float(req.get("max_output_mb") or 50) * 1024 * 1024)
     deadline = start + timeout
+    budgets = stage_budgets(req)
     stage, result, fatal = "import", None, None
+    stage_since = start
+    budget_hit: tuple[str, float] | None = None
     output, out_bytes, buf = bytearray(), 0, b""
     killed_for: str | None = None
     open_fds = {event_r, out_r}
     while open_fds:
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if left <= 0:
             killed_for = "timeout"
+            break
+        if stage in budgets and now - stage_since > budgets[stage]:
+            killed_for, budget_hit = "budget", (stage, budgets[stage])
             break
         ready, _, _ = select.select(list(open_fds), [], [], min(left, 1.0))
         for fd in ready:
@@ -167,7 +179,8 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
                         msg = json.loads(line)
                     except ValueError:
                         continue
-                    stage = msg.get("stage", stage)
+                    if msg.get("stage", stage) != stage:
+                        stage, stage_since = msg["stage"], time.monotonic()
                     result = msg.get("result", result)
                     fatal = msg.get("fatal", fatal)
         if killed_for:
@@ -186,14 +199,36 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     tail = output.decode("utf-8", "replace")
     if result is not None and not killed_for:
         result["wall_s"] = round(wall, 3)
-        return result
-    return _abnormal(status, stage, killed_for, fatal, tail, wall, timeout, max_output)
+    else:
+        result = _abnormal(status, stage, killed_for, fatal, tail, wall, timeout, max_output, budget_hit)
+    from capture import traces
+    traces.collect(req["scratch"], result)   # what the child wrote, even if it was killed
+    return result
+
+
+def stage_budgets(req: dict[str, Any]) -> dict[str, float]:
+    """Seconds a stage may take before the worker kills the case from outside.
+
+    Deduction (stage `inputs`, only when no spec is stored) has its own budget:
+    deduce() stops trying new candidates after `deduce_budget_s`, but a forward
+    that hangs never returns to it, and would otherwise cost the whole case
+    timeout. The grace covers the last candidate's run.
+    """
+    if req.get("spec") is not None:
+        return {}
+    budget = float(req.get("deduce_budget_s") or 60)
+    return {"inputs": budget + max(5.0, 0.25 * budget)}
 
 
 def _abnormal(status: int, stage: str, killed_for: str | None, fatal: str | None, tail: str,
-              wall: float, timeout: float, max_output: int) -> dict[str, Any]:
+              wall: float, timeout: float, max_output: int,
+              budget_hit: tuple[str, float] | None = None) -> dict[str, Any]:
     res: dict[str, Any] = {"stage": stage, "wall_s": round(wall, 3), "traceback": tail[-8000:] or None}
-    if killed_for == "timeout":
+    if killed_for == "budget" and budget_hit:
+        res.update(status="timeout", error_type="Timeout", reason="deduce_budget",
+                   error_msg=f"stage {budget_hit[0]} (finding args and inputs) ran past its budget of "
+                             f"{budget_hit[1]:g} s (--deduce-budget); process group killed")
+    elif killed_for == "timeout":
         res.update(status="timeout", error_type="Timeout",
                    error_msg=f"no result after {timeout:g} s (in stage {stage}); process group killed")
     elif killed_for == "output":

@@ -25,6 +25,7 @@ from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
 from crawler.repo_ref import RepoRef, parse_repo
 from crawler.scan import scan_checkout
 from db.store import Store
+from db.traces import save_trace
 
 
 @dataclass
@@ -123,6 +124,8 @@ class Crawl:
         ids = []
         for spec in specs:
             ref = parse_repo(spec, self.cfg.clone_base)
+            if ref.id.startswith("local/"):  # a database made before local ids carried a hash keeps its id
+                ref = RepoRef(known_local_id(self.store, ref), ref.url)
             owner, _, name = ref.id.partition("/")
             self.store.upsert_repo({"id": ref.id, "url": ref.url, "owner": owner, "name": name,
                                     "source": "user"})
@@ -220,6 +223,7 @@ class Crawl:
             if res.get("spec") and req.get("spec") is None:
                 self.store.set_case_spec(req["case_id"], res["spec"], res.get("found_by"), res.get("stubs"), run_id)
             row = dict(res, run_id=run_id, case_id=req["case_id"], module_id=req["module_id"], repo_id=req["repo_id"])
+            row["trace_path"] = save_trace(cfg.db_path, run_id, req["case_id"], row)  # <db>.traces/, issue 12
             if self.store.record_result(row):
                 written += 1
             self.emit("result", case_id=req["case_id"], status=res.get("status"), repo_id=req["repo_id"])
@@ -281,6 +285,13 @@ class Crawl:
             "mem_mb": cfg.mem_mb, "cpu_s": cfg.cpu_s or int(cfg.timeout_s * 1.5) + 10, "max_procs": cfg.max_procs,
             "max_file_mb": cfg.max_file_mb, "max_output_mb": cfg.max_output_mb,
         }
+
+
+def known_local_id(store: Store, ref: RepoRef) -> str:
+    """The id this local URL already has in the database, else the one parse_repo gave it."""
+    row = store.db.execute("select id from repos where url = ? and id like 'local/%' order by id limit 1",
+                           [ref.url]).fetchone()
+    return row[0] if row else ref.id
 
 
 def _checkout_sha(path: Path, sha: str, timeout: float) -> None:

@@ -85,6 +85,7 @@ class GitHubClient:
     on_event: EventFn | None = None
     timeout_s: float = 30.0
     max_retries: int = 6            # 5xx and network errors, per request
+    first_contact_retries: int = 1  # network errors before the API has ever answered: it is unreachable
     incomplete_retries: int = 3     # pages answered with incomplete_results
     max_rate_waits: int = 30        # rate-limit answers in a row before giving up
     backoff_s: float = 1.0
@@ -93,6 +94,7 @@ class GitHubClient:
     user_agent: str = "graphcrawl"
     rng: random.Random = field(default_factory=random.Random, repr=False)
     requests: int = field(default=0, init=False)
+    answered: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.api_base = self.api_base.rstrip("/")
@@ -136,8 +138,14 @@ class GitHubClient:
             self.requests += 1
             try:
                 status, headers, body = self._send(url)
+                self.answered += 1
             except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
                 failures += 1
+                if not self.answered and failures > self.first_contact_retries:
+                    # never answered (no network, no DNS, a closed port): retrying for minutes won't help
+                    raise GitHubError(f"cannot reach the GitHub API at {self.api_base} ({type(exc).__name__}: "
+                                      f"{getattr(exc, 'reason', None) or exc}); check the network or --api-base, "
+                                      "or give repositories with --repo / --repos-file") from None
                 if failures > self.max_retries:
                     raise GitHubError(f"GET {path}: {type(exc).__name__}: {exc}") from None
                 self._wait(self._backoff(failures), f"network error ({type(exc).__name__})")

@@ -3,10 +3,14 @@
 The id is the repo's identity in the database and names its checkout
 directory, so it must be stable and filesystem-safe; the URL is what git is
 given. Local repositories get ids under `local/` so that they never collide
-with a GitHub `owner/name`.
+with a GitHub `owner/name`, and carry a short hash of the directory's real
+path, `local/<folder>-<8 hex>`, so two repositories in folders of the same
+name get two ids while the same directory, however it is written (relative,
+absolute, through a symlink, as file://, or its .git directory), gets one.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -35,7 +39,7 @@ def parse_repo(spec: str, clone_base: str = "https://github.com") -> RepoRef:
     Forms: `owner/name` (cloned from `clone_base`), an http(s)/ssh/git URL or an
     scp-like `user@host:owner/name.git` (id from the last two path parts, URL
     kept as given), a `file://` URL or an existing local directory (id
-    `local/<name>`, URL a `file://` URL of its absolute path, so git makes a
+    `local/<name>-<hash of its real path>`, URL a `file://` URL of its absolute path, so git makes a
     real shallow clone instead of hard-linking a local path).
     """
     text = spec.strip()
@@ -112,8 +116,13 @@ def _local_ref(path: Path, spec: str, *, must_exist: bool) -> RepoRef:
     absolute = Path(os.path.abspath(path))
     if must_exist and not absolute.exists():
         raise ValueError(f"{spec!r}: no such directory")
-    name = absolute.name
-    if name == ".git":  # the .git directory of a working tree: name the repo after the tree
-        name = absolute.parent.name
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", _strip_git(name)).strip("-.") or "repo"
-    return RepoRef(f"local/{name}", absolute.as_uri())
+    real = Path(os.path.realpath(absolute))
+    tree = real.parent if real.name == ".git" else real  # a working tree's .git: the tree
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", _strip_git(tree.name)).strip("-.") or "repo"
+    return RepoRef(f"local/{name}-{local_hash(tree)}", absolute.as_uri())
+
+
+def local_hash(path: Path) -> str:
+    """8 hex digits of the directory's real path: stable for one directory on one machine."""
+    real = os.path.realpath(path)
+    return hashlib.sha1(real.encode("utf-8", "surrogateescape")).hexdigest()[:8]

@@ -71,3 +71,55 @@ def ran_in_eager(status: str, stage: str | None) -> bool:
     if status in RAN_IN_EAGER:
         return True
     return status in ABNORMAL and stage in POST_EAGER_STAGES
+
+
+class FailureKind(str, Enum):
+    """Whose failure a non-pass result is: the compiler's, or graphcrawl's and the project's.
+
+    Why the split: a compiler engineer reads triage for what Dynamo, AOTAutograd
+    and Inductor got wrong; a case graphcrawl could not build (import, init,
+    inputs, eager) is the harness's or the project's problem, not torch's.
+    """
+
+    COMPILER = "compiler"
+    HARNESS = "harness"
+
+
+COMPILER_STATUSES = frozenset({CaseStatus.CAPTURE_FAILED, CaseStatus.COMPILE_FAILED,
+                               CaseStatus.RUN_FAILED, CaseStatus.PARITY_FAILED})
+HARNESS_STATUSES = frozenset({CaseStatus.IMPORT_FAILED, CaseStatus.INIT_FAILED,
+                              CaseStatus.INPUTS_NOT_FOUND, CaseStatus.EAGER_FAILED,
+                              CaseStatus.EAGER_NONDETERMINISTIC})
+# A timeout/crash/oom in one of these stages happened under the compiler.
+COMPILER_STAGES = frozenset({Stage.CAPTURE, Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.DONE})
+
+
+class Reason(str, Enum):
+    """Reason classes (results.reason) that change how a status is counted."""
+
+    # forward does no tensor operation (`return x`): Dynamo has nothing to
+    # capture; not a skip Dynamo is to blame for.
+    NO_TENSOR_OPS = "no_tensor_ops"
+
+
+# Reasons that take a compiler-stage status out of the compiler's failures.
+NOT_COMPILER_REASONS = frozenset({Reason.NO_TENSOR_OPS.value})
+
+
+def failure_kind(status: str, stage: str | None, reason: str | None = None) -> str | None:
+    """'compiler', 'harness', or None for a pass: the one place this is decided.
+
+    eager_nondeterministic is the project's (its eager output is not
+    reproducible), so it counts as harness; a capture_failed whose reason is
+    no_tensor_ops is harness too (nothing to capture). A timeout, crash or oom
+    is the compiler's when it happened at capture or later.
+    """
+    if status == CaseStatus.PASS.value:
+        return None
+    if reason in NOT_COMPILER_REASONS:
+        return FailureKind.HARNESS.value
+    if status in {s.value for s in COMPILER_STATUSES}:
+        return FailureKind.COMPILER.value
+    if status in {s.value for s in ABNORMAL}:
+        return FailureKind.COMPILER.value if stage in {s.value for s in COMPILER_STAGES} else FailureKind.HARNESS.value
+    return FailureKind.HARNESS.value

@@ -43,6 +43,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "source": str, "discovered_at": str, "status": str, "error": str,
         "sha": str, "checkout_path": str, "clone_s": float, "disk_bytes": int,
         "module_count": int, "scanned_at": str,
+        "selected": int,  # 1: a crawl chose it (--repo, --repos-file, within --limit N); else only seen
     }, "id"),
     "modules": ({
         "id": str, "repo_id": str, "sha": str, "path": str, "qualname": str,
@@ -57,6 +58,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "device": str, "device_name": str, "backend": str, "mode": str,
         "fullgraph": int, "dynamic": int, "config": str, "host": str,
         "started_at": str, "ended_at": str, "check": str,
+        "load_avg": str,  # JSON: the machine's 1-min load average sampled during the run (issue 12)
     }, "id"),
     "results": ({
         "run_id": str, "case_id": str, "module_id": str, "repo_id": str,
@@ -75,6 +77,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "backward_graphs": int, "backward_compile_s": float,
         # dynamic-shape runs (runs.check = dynamic): per-size records, guard-failure reasons
         "sizes": str, "sizes_tried": int, "sizes_rejected": int, "recompile_reasons": str, "dynamic_true": str,
+        "trace_path": str, "compile_cpu_s": float, "hook_ratio": float,  # issue 12
+        "hook_overhead_ci_us": float, "hook_samples": int,
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,

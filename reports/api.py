@@ -16,11 +16,12 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
+from db import traces
 from reports import csvout, markdown, projects as projects_mod, tables, terminal
 from reports.compare import Comparison, Thresholds, compare_runs
 from reports.html import render_html
 from reports.repro import write_repro
-from reports.scope import ReportError, open_scope, open_store
+from reports.scope import ReportError, open_scope, open_store, resolve_run
 from reports.summary import build_report, run_info
 from reports.triage import cluster_cases, clusters, find_cluster
 
@@ -168,23 +169,27 @@ def compare_csv(cmp: Comparison) -> str:
     return csvout.write_rows(COMPARE_CSV_COLUMNS, rows)
 
 
-TRIAGE_CSV_COLUMNS = ["id", "count", "projects", "status", "stage", "error_type", "message", "frame", "break_id",
+TRIAGE_CSV_COLUMNS = ["id", "kind", "count", "projects", "status", "stage", "error_type", "message", "frame", "break_id",
                       "examples", "example_msg"]
 
 
 def run_triage(db: str | Path, run: str | None = None, project: str | None = None, fmt: str = "table",
-               limit: int | None = 30, output: str | Path | None = None, out: TextIO | None = None) -> int:
-    """`graphcrawl triage`: failure clusters, largest first."""
+               limit: int | None = 30, output: str | Path | None = None, out: TextIO | None = None,
+               kind: str | None = None, statuses: list[str] | None = None,
+               stages: list[str] | None = None) -> int:
+    """`graphcrawl triage`: failure clusters, compiler failures first, each kind largest first."""
     out = out or sys.stdout
     if fmt not in FORMATS:
         raise ReportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     with open_scope(db, run, project) as scope:
-        found = clusters(scope)
+        found = clusters(scope, kind, statuses, stages)
         run_id = scope.run_id
-    shown = found if limit is None else found[:limit]
+    shown = [c for k in ("compiler", "harness") for c in
+             [c for c in found if c.kind == k][:limit if limit is not None else None]]
     if fmt == "json":
+        by_kind = {k: sum(c.count for c in found if c.kind == k) for k in ("compiler", "harness")}
         _emit(json.dumps({"run": run_id, "project": project, "failures": sum(c.count for c in found),
-                          "clusters": [c.as_dict() for c in shown]}, indent=2), out, output)
+                          "by_kind": by_kind, "clusters": [c.as_dict() for c in shown]}, indent=2), out, output)
     elif fmt == "csv":
         _emit(csvout.write_rows(TRIAGE_CSV_COLUMNS, [c.as_dict() for c in shown]), out, output)
     else:
@@ -216,6 +221,11 @@ def run_triage_show(db: str | Path, cluster: str, run: str | None = None, projec
             lines.append(f"   signal {r['signal']}")
         if r.get("traceback"):
             lines += ["   " + t for t in r["traceback"].rstrip().splitlines()]
+        trace, logs = traces.resolve(db, r.get("trace_path"))
+        if trace:
+            lines.append(f"   torch trace: {trace}" + (f"  (graph-break/recompile log: {logs})" if logs else ""))
+            lines.append(f"   render it:  graphcrawl triage trace '{r['case_id']}' --run {run_id}"
+                         + ("" if tlparse_path() else "   (needs tlparse: pip install tlparse)"))
         lines += [f"   repro: graphcrawl triage repro '{r['case_id']}' --run {run_id} -o repro.py", ""]
     if limit is not None and c.count > limit:
         lines.append(f"{c.count - limit:,} more cases: --limit 0 for all")
@@ -236,4 +246,41 @@ def run_triage_repro(db: str | Path, case_id: str, output: str | Path, run: str 
     out.write(f"wrote {output}: {data['case']['repo']} {data['case']['path']}:{data['case']['qualname']} "
               f"({rec['status']} at {rec['stage']}: {rec['error_type']}, cluster {rec['cluster']})\n"
               f"run it: python {output} [CHECKOUT_DIR] [--ladder] [--minify]\n")
+    return 0
+
+
+def tlparse_path() -> str | None:
+    """The tlparse executable (renders torch structured traces to HTML), if installed."""
+    import shutil
+    return shutil.which("tlparse")
+
+
+def run_triage_trace(db: str | Path, case_id: str, run: str | None = None, output: str | Path | None = None,
+                     out: TextIO | None = None) -> int:
+    """`graphcrawl triage trace CASE`: the case's stored torch trace, rendered to HTML by tlparse."""
+    import subprocess
+    out = out or sys.stdout
+    with open_store(db) as store:
+        run_id = resolve_run(store, run)
+        row = store.db.conn.execute("select * from results where run_id = ? and case_id = ?",
+                                    [run_id, case_id]).fetchone()
+        if row is None:
+            raise ReportError(f"case {case_id!r} has no result in run {run_id!r}")
+        trace_path = dict(row).get("trace_path")
+    trace, logs = traces.resolve(db, trace_path)
+    if trace is None:
+        raise ReportError(f"case {case_id!r} has no stored torch trace in run {run_id!r} (traces are kept for "
+                          "compiler failures of runs made since graphcrawl kept them)")
+    exe = tlparse_path()
+    if exe is None:
+        out.write(f"trace: {trace}\n" + (f"graph-break/recompile log: {logs}\n" if logs else "")
+                  + "tlparse is not installed (pip install tlparse); the trace is a plain text file\n")
+        return 0
+    dest = Path(output) if output else trace.with_suffix("")
+    proc = subprocess.run([exe, str(trace), "-o", str(dest), "--overwrite", "--no-browser"],
+                          capture_output=True, text=True, timeout=600)
+    index = dest / "index.html"
+    if proc.returncode != 0 or not index.exists():
+        raise ReportError(f"tlparse failed on {trace}: {(proc.stderr or proc.stdout).strip()[-500:]}")
+    out.write(f"trace: {trace}\nrendered: {index}\n" + (f"graph-break/recompile log: {logs}\n" if logs else ""))
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from db.status import ABNORMAL, FUNNEL_ORDER, RepoStatus, Stage
+from db.status import ABNORMAL, FUNNEL_ORDER, RepoStatus, Stage, failure_kind
 from reports.scope import Scope
 
 _ABNORMAL = {s.value for s in ABNORMAL}
@@ -22,6 +22,8 @@ class FunnelRow:
     stage: str | None
     count: int
     percent: float
+    kind: str | None = None        # compiler | harness (db.status.failure_kind); None for pass and repos
+    reason: str | None = None      # a reason class that sets the kind (e.g. no_tensor_ops)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,19 +50,37 @@ def repo_funnel(scope: Scope) -> list[FunnelRow]:
 
 
 def case_funnel(scope: Scope) -> list[FunnelRow]:
-    """Results of the run by status in funnel order; timeout/crash/oom split by stage."""
-    counts: dict[tuple[str, str | None], int] = {}
+    """Results of the run by status in funnel order; timeout/crash/oom split by stage, and
+    a status split by a reason class that changes its kind (capture_failed: no_tensor_ops)."""
+    counts: dict[tuple[str, str | None, str | None], int] = {}
     for g in scope.groups():
-        key = (g.status, g.stage)
+        key = (g.status, g.stage, g.reason)
         counts[key] = counts.get(key, 0) + g.n
     total = sum(counts.values())
     known = {s: i for i, s in enumerate(FUNNEL_ORDER)}
     # Every normal status gets a row, zero or not; timeout/crash/oom only at stages that happened.
-    keys = set(counts) | {(s, None) for s in FUNNEL_ORDER if s not in _ABNORMAL}
+    keys = set(counts) | {(s, None, None) for s in FUNNEL_ORDER if s not in _ABNORMAL}
     keys_sorted = sorted(keys, key=lambda k: (known.get(k[0], len(known)), k[0],
-                                              _STAGE_ORDER.get(k[1] or "", len(_STAGE_ORDER)), k[1] or ""))
-    return [FunnelRow(s, st, counts.get((s, st), 0), _pct(counts.get((s, st), 0), total))
-            for s, st in keys_sorted]
+                                              _STAGE_ORDER.get(k[1] or "", len(_STAGE_ORDER)), k[1] or "",
+                                              k[2] or ""))
+    return [FunnelRow(s, st, counts.get((s, st, rs), 0), _pct(counts.get((s, st, rs), 0), total),
+                      kind=failure_kind(s, st, rs), reason=rs)
+            for s, st, rs in keys_sorted]
+
+
+def failure_split(scope: Scope) -> list[dict[str, Any]]:
+    """Failures by kind: compiler (capture/compile/run/parity and timeout/crash/oom
+    there) against harness (import/init/inputs/eager), with the statuses in each."""
+    rows = case_funnel(scope)
+    total = sum(r.count for r in rows)
+    out = []
+    for kind in ("compiler", "harness"):
+        members = [r for r in rows if r.kind == kind and r.count]
+        n = sum(r.count for r in members)
+        out.append({"kind": kind, "count": n, "percent": _pct(n, total),
+                    "statuses": [{"status": r.status, "stage": r.stage, "reason": r.reason, "count": r.count}
+                                 for r in members]})
+    return out
 
 
 def pending_cases(scope: Scope) -> int:

@@ -110,6 +110,8 @@ def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
         _chart("rates-chart", "Rates over all cases (and over those that run in eager)"),
         "</div>",
         "".join(table_html(t) for t in by_prefix("Success rates")),
+        "<h2>Failures: compiler vs harness</h2>",
+        "".join(table_html(t) for t in by_prefix("Failures: compiler vs harness")),
         "<h2>Compile time and speedup</h2>", '<div class="grid2">',
         _chart("compile-hist", "Backend compile time",
                f"median {num(d['compile_s']['median'])} s · p90 {num(d['compile_s']['p90'])} s · "

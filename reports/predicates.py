@@ -21,7 +21,7 @@ Definitions (each a subset of the previous one, except parity/pass):
 """
 from __future__ import annotations
 
-from db.status import ABNORMAL, POST_EAGER_STAGES, RAN_IN_EAGER, CaseStatus, Stage
+from db.status import ABNORMAL, NOT_COMPILER_REASONS, POST_EAGER_STAGES, RAN_IN_EAGER, CaseStatus, Stage
 
 
 def _in(values: object) -> str:
@@ -33,6 +33,20 @@ _POST_CAPTURE = _in({Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.DONE})
 _POST_COMPILE = _in({Stage.RUN, Stage.PARITY, Stage.DONE})
 _COMPILED_STATUSES = _in({CaseStatus.RUN_FAILED, CaseStatus.PARITY_FAILED, CaseStatus.PASS,
                           CaseStatus.EAGER_NONDETERMINISTIC})
+
+
+NOT_COMPILER_SQL = _in(NOT_COMPILER_REASONS)
+
+
+def reduced_status(status: str, reason: str | None) -> str:
+    """The status the level predicates are evaluated on.
+
+    A result whose reason class says it is not the compiler's (no_tensor_ops:
+    a forward with no tensor operation, nothing to capture) leaves the levels
+    altogether, so it counts neither as runnable nor as a capture failure:
+    capture rates then count only the frames Dynamo really skipped.
+    """
+    return f"{status}:{reason}" if reason in NOT_COMPILER_REASONS else status
 
 
 def eager(a: str = "x") -> str:

@@ -53,9 +53,10 @@ class Row(NamedTuple):
     has_spec: int
     error_type: str | None             # only for import_failed
     error_msg: str | None              # only for import_failed (first 300 characters)
+    reason: str | None = None          # results.reason, only the classes in db.status.NOT_COMPILER_REASONS
 
 
-def _row_sql() -> str:
+def _row_sql(reason_col: str = "null") -> str:
     from reports import predicates
     r = predicates.REDUCED
     return f"""
@@ -65,7 +66,8 @@ def _row_sql() -> str:
                nullif(x.break_reasons, '[]'), nullif(x.break_ids, '[]'),
                nullif(coalesce(x.stubs, c.stubs), '[]'), c.found_by, c.spec is not null,
                case when x.status = 'import_failed' then x.error_type end,
-               case when x.status = 'import_failed' then substr(x.error_msg, 1, 300) end
+               case when x.status = 'import_failed' then substr(x.error_msg, 1, 300) end,
+               case when {reason_col} in {predicates.NOT_COMPILER_SQL} then {reason_col} end
         from results x left join cases c on c.id = x.case_id"""
 
 
@@ -78,6 +80,7 @@ class Group(NamedTuple):
     n: int
     levels: tuple[int, ...]            # count at each level of predicates.LEVELS, in order
     breaks: int
+    reason: str | None = None          # a reason class that changes the kind (db.status.NOT_COMPILER_REASONS)
 
 
 @dataclass
@@ -108,7 +111,8 @@ class Scope:
             where, params = self.base_where()
             cur = self.conn.cursor()
             cur.row_factory = None   # plain tuples: sqlite3.Row per row costs more than the query
-            self._cache["rows"] = [Row._make(r) for r in cur.execute(f"{_row_sql()} where {where}", params)]
+            self._cache["rows"] = [Row._make(r) for r in cur.execute(
+                f"{_row_sql(self.col('reason'))} where {where}", params)]
         return self._cache["rows"]
 
     def groups(self) -> list[Group]:
@@ -123,26 +127,38 @@ class Scope:
         if "groups" not in self._cache:
             counts: Counter[tuple] = Counter()
             breaks: Counter[tuple] = Counter()
+            from reports.predicates import reduced_status
             for r in self.rows():
-                key = (r.repo_id, r.status, r.stage, r.r_graph_count, r.r_graph_break_count, r.r_max_abs_err)
+                # the status the level predicates see: a reason class may take a result out of them
+                key = (r.repo_id, reduced_status(r.status, r.reason), r.stage, r.r_graph_count,
+                       r.r_graph_break_count, r.r_max_abs_err, r.status, r.reason)
                 counts[key] += 1
                 if r.graph_break_count:
                     breaks[key] += r.graph_break_count
-            flags = level_flags(self.conn, {k[1:] for k in counts})
+            flags = level_flags(self.conn, {k[1:6] for k in counts})
             merged: dict[tuple, list[int]] = {}
             for key, n in counts.items():
-                repo, status, stage = key[:3]
-                gkey = (repo, status, (stage or "unknown") if status in _ABNORMAL else None)
+                repo, _, stage = key[:3]
+                status, reason = key[6], key[7]
+                gkey = (repo, status, (stage or "unknown") if status in _ABNORMAL else None, reason)
                 acc = merged.get(gkey)
                 if acc is None:
-                    acc = merged[gkey] = [0] * (len(flags[key[1:]]) + 2)
+                    acc = merged[gkey] = [0] * (len(flags[key[1:6]]) + 2)
                 acc[0] += n
-                for i, f in enumerate(flags[key[1:]]):
+                for i, f in enumerate(flags[key[1:6]]):
                     acc[1 + i] += n * f
                 acc[-1] += breaks[key]
-            self._cache["groups"] = [Group(k[0], k[1], k[2], a[0], tuple(a[1:-1]), a[-1])
+            self._cache["groups"] = [Group(k[0], k[1], k[2], a[0], tuple(a[1:-1]), a[-1], k[3])
                                      for k, a in merged.items()]
         return self._cache["groups"]
+
+    def col(self, name: str, alias: str = "x", table: str = "results") -> str:
+        """`alias.name`, or NULL when this database predates the column (reports open
+        read-only, so an older database is never altered to add it)."""
+        key = f"columns:{table}"
+        if key not in self._cache:
+            self._cache[key] = {r[1] for r in self.conn.execute(f"pragma table_info({table})")}
+        return f"{alias}.{name}" if name in self._cache[key] else "null"
 
     def query(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         cur = self.conn.execute(sql, list(params))

@@ -18,6 +18,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from db.status import failure_kind
+
 MAX_MSG = 2000     # characters of the raw message looked at
 MAX_NORM = 300     # characters of the normalized message kept
 
@@ -91,24 +93,35 @@ class Signature:
     message: str
     frame: str | None
     break_id: str | None
+    reason: str | None = None      # results.reason, when the worker set one (e.g. no_tensor_ops)
+
+    @property
+    def kind(self) -> str | None:
+        """'compiler' or 'harness' (db.status.failure_kind)."""
+        return failure_kind(self.status, self.stage, self.reason)
 
     @property
     def cluster_id(self) -> str:
         return cluster_id(self)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(asdict(self), kind=self.kind)
 
 
 def signature(status: str, stage: str | None, error_type: str | None, error_msg: str | None,
-              error_frame: str | None, break_ids: str | list[str] | None) -> Signature:
+              error_frame: str | None, break_ids: str | list[str] | None,
+              reason: str | None = None) -> Signature:
     """The signature of one result row."""
     return Signature(status=status, stage=stage or None, error_type=error_type or None,
                      message=normalize_message(error_msg), frame=error_frame or None,
-                     break_id=first_break_id(break_ids))
+                     break_id=first_break_id(break_ids), reason=reason or None)
 
 
 def cluster_id(sig: Signature) -> str:
-    """8 hex digits of a SHA-1 over the signature's fields (stable, short)."""
-    key = json.dumps([sig.status, sig.stage, sig.error_type, sig.message, sig.frame, sig.break_id])
+    """8 hex digits of a SHA-1 over the signature's fields (stable, short); the reason
+    joins the key only when set, so ids of results without one never changed."""
+    fields = [sig.status, sig.stage, sig.error_type, sig.message, sig.frame, sig.break_id]
+    if sig.reason:
+        fields.append(sig.reason)
+    key = json.dumps(fields)
     return hashlib.sha1(key.encode()).hexdigest()[:8]

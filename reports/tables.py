@@ -81,10 +81,21 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
         f"Success rates — {total:,} cases, {runnable:,} run in eager", ["", "cases", "of runnable", "of all"],
         [[r["label"], num(r["count"]), pct(r["pct_of_runnable"]), pct(r["pct_of_all"])] for r in rates],
         numeric=(1, 2, 3), caption=run_title(data["run"], data["project"]) + " · " + DEFINITIONS))
-    rows = [[r["status"] + (f" @ {r['stage']}" if r["stage"] else ""), num(r["count"]), pct(r["percent"])]
+    split = data.get("failure_split") or []
+    if split:
+        out.append(_table("Failures: compiler vs harness", ["kind", "cases", "share", "statuses"], [
+            [s["kind"], num(s["count"]), pct(s["percent"]),
+             ", ".join(f"{x['status']}{' @ ' + x['stage'] if x['stage'] else ''}"
+                       f"{' (' + x['reason'] + ')' if x['reason'] else ''} {x['count']:,}" for x in s["statuses"])]
+            for s in split], numeric=(1, 2),
+            caption="compiler: capture/compile/run/parity and timeout/crash/oom there (Dynamo, AOTAutograd, "
+                    "Inductor); harness: import/init/inputs/eager (graphcrawl or the project's code) · "
+                    "graphcrawl triage --kind compiler"))
+    rows = [[r["status"] + (f" @ {r['stage']}" if r["stage"] else "") + (f" ({r['reason']})" if r.get("reason") else ""),
+             r.get("kind") or "", num(r["count"]), pct(r["percent"])]
             for r in data["case_funnel"]]
     caption = f"{data['pending']:,} cases of these projects have no result yet" if data["pending"] else None
-    out.append(_table("Case funnel", ["status", "cases", "share"], rows, numeric=(1, 2), caption=caption))
+    out.append(_table("Case funnel", ["status", "kind", "cases", "share"], rows, numeric=(2, 3), caption=caption))
     out.append(_table("Repo funnel (all repos in the database)" if not data["project"] else "Repo",
                       ["status", "repos", "share"],
                       [[r["status"], num(r["count"]), pct(r["percent"])] for r in data["repo_funnel"]],
@@ -236,21 +247,36 @@ def compare_verdict(cmp: Any) -> str:
 
 # -- triage -------------------------------------------------------------------
 
+KIND_TITLES = {
+    "compiler": "Compiler failures (capture, compile, run, parity: Dynamo, AOTAutograd, Inductor)",
+    "harness": "Harness failures (import, init, inputs, eager: graphcrawl or the project's code)",
+}
+
+
 def triage_tables(clusters: list[Any], run_id: str, limit: int | None = 30) -> list[Table]:
-    """The clusters, and their example case ids (full, for `triage repro`), as two tables."""
-    shown = clusters if limit is None else clusters[:limit]
-    total = sum(c.count for c in clusters)
-    caption = (f"{total:,} failing cases in {len(clusters):,} clusters (run {run_id})"
-               + (f"; {len(clusters) - len(shown):,} smaller clusters not shown (--limit 0 for all)"
-                  if len(shown) < len(clusters) else ""))
-    rows = []
-    for c in shown:
-        s = c.signature
-        rows.append([c.id, num(c.count), num(c.projects), s.status + (f" @ {s.stage}" if s.stage else ""),
-                     short(f"{s.error_type or ''}: {s.message}".strip(": "), 110), s.frame or "", s.break_id or ""])
-    clusters_t = _table("Failure clusters", ["cluster", "cases", "projects", "status @ stage", "error: message",
-                                             "innermost torch frame", "break"], rows, numeric=(1, 2), caption=caption)
-    examples = _table("Examples", ["cluster", "case"], [[c.id, e] for c in shown for e in c.examples],
+    """One table per failure kind (compiler first), at most `limit` clusters each, and
+    their example case ids (full, for `triage repro`)."""
+    out: list[Table] = []
+    shown_all: list[Any] = []
+    kinds = [k for k in KIND_TITLES if any(c.kind == k for c in clusters)] or ["compiler"]
+    for kind in kinds:
+        members = [c for c in clusters if c.kind == kind]
+        shown = members if limit is None else members[:limit]
+        shown_all += shown
+        total = sum(c.count for c in members)
+        caption = (f"{total:,} failing cases in {len(members):,} clusters (run {run_id})"
+                   + (f"; {len(members) - len(shown):,} smaller clusters not shown (--limit 0 for all)"
+                      if len(shown) < len(members) else ""))
+        rows = []
+        for c in shown:
+            s = c.signature
+            rows.append([c.id, num(c.count), num(c.projects), s.status + (f" @ {s.stage}" if s.stage else ""),
+                         short(f"{s.error_type or ''}: {s.message}".strip(": "), 110), s.frame or "",
+                         s.break_id or ""])
+        out.append(_table(KIND_TITLES[kind], ["cluster", "cases", "projects", "status @ stage",
+                                              "error: message", "innermost torch frame", "break"],
+                          rows, numeric=(1, 2), caption=caption))
+    out.append(_table("Examples", ["cluster", "case"], [[c.id, e] for c in shown_all for e in c.examples],
                       caption="details: graphcrawl triage show CLUSTER · repro script: "
-                              "graphcrawl triage repro CASE -o repro.py")
-    return [clusters_t, examples]
+                              "graphcrawl triage repro CASE -o repro.py · only one kind: --kind compiler|harness"))
+    return out

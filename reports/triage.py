@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from db.status import CaseStatus
+from db.status import CaseStatus, FailureKind
 from reports.scope import ReportError, Scope
 from reports.signature import MAX_MSG, Signature, signature
 
 PASS = CaseStatus.PASS.value
 EXAMPLES = 3
+KINDS = ("compiler", "harness", "all")
+_KIND_ORDER = {FailureKind.COMPILER.value: 0, FailureKind.HARNESS.value: 1}
 
 
 @dataclass
@@ -27,6 +29,10 @@ class Cluster:
     examples: list[str]
     example_msg: str | None
     case_ids: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def kind(self) -> str | None:
+        return self.signature.kind
 
     def as_dict(self, with_cases: bool = False) -> dict[str, Any]:
         d = {"id": self.id, "count": self.count, "projects": self.projects, **self.signature.as_dict(),
@@ -55,16 +61,45 @@ def _examples(members: list[tuple[str, str]], n: int = EXAMPLES) -> list[str]:
     return picked
 
 
-def clusters(scope: Scope) -> list[Cluster]:
-    """All failure clusters of the scope, largest first (ties: more projects, then id)."""
+def check_filters(kind: str | None = None, statuses: list[str] | None = None,
+                  stages: list[str] | None = None) -> None:
+    """A clear error for a filter value no result can have."""
+    from db.status import CaseStatus as S, Stage
+    if kind not in (None, *KINDS):
+        raise ReportError(f"--kind takes compiler, harness or all, not {kind!r}")
+    bad = [s for s in statuses or [] if s not in {x.value for x in S}]
+    if bad:
+        raise ReportError(f"unknown status {bad[0]!r}; one of {', '.join(x.value for x in S)}")
+    bad = [s for s in stages or [] if s not in {x.value for x in Stage}]
+    if bad:
+        raise ReportError(f"unknown stage {bad[0]!r}; one of {', '.join(x.value for x in Stage)}")
+
+
+def clusters(scope: Scope, kind: str | None = None, statuses: list[str] | None = None,
+             stages: list[str] | None = None) -> list[Cluster]:
+    """The scope's failure clusters: compiler failures first, then harness failures,
+    each largest first (ties: more projects, then id).
+
+    `kind` ('compiler', 'harness', None or 'all'), `statuses` and `stages` keep only
+    the clusters that match (db.status.failure_kind decides the kind).
+    """
+    check_filters(kind, statuses, stages)
     where, params = scope.base_where()
+    if statuses:
+        where += f" and x.status in ({','.join('?' * len(statuses))})"
+        params += list(statuses)
+    if stages:
+        where += f" and x.stage in ({','.join('?' * len(stages))})"
+        params += list(stages)
     rows = scope.conn.execute(
         f"select x.case_id, x.repo_id, x.status, x.stage, x.error_type, substr(x.error_msg, 1, {MAX_MSG}), "
-        f"x.error_frame, x.break_ids from results x where {where} and x.status != '{PASS}' "
+        f"x.error_frame, x.break_ids, {scope.col('reason')} from results x where {where} and x.status != '{PASS}' "
         "order by x.case_id", params).fetchall()
     groups: dict[Signature, list[tuple[str, str, str | None]]] = {}
-    for case_id, repo, status, stage, etype, msg, frame, bids in rows:
-        sig = signature(status, stage, etype, msg, frame, bids)
+    for case_id, repo, status, stage, etype, msg, frame, bids, reason in rows:
+        sig = signature(status, stage, etype, msg, frame, bids, reason)
+        if kind not in (None, "all") and sig.kind != kind:
+            continue
         groups.setdefault(sig, []).append((case_id, repo, msg))
     out = []
     for sig, members in groups.items():
@@ -73,7 +108,7 @@ def clusters(scope: Scope) -> list[Cluster]:
             projects=len({repo for _, repo, _ in members}),
             examples=_examples([(c, r) for c, r, _ in members]),
             example_msg=members[0][2], case_ids=[c for c, _, _ in members]))
-    out.sort(key=lambda c: (-c.count, -c.projects, c.id))
+    out.sort(key=lambda c: (_KIND_ORDER.get(c.kind or "", 2), -c.count, -c.projects, c.id))
     return out
 
 
@@ -100,7 +135,8 @@ def cluster_cases(scope: Scope, cluster: Cluster, limit: int | None = None) -> l
         marks = ",".join("?" * len(chunk))
         cur = scope.conn.execute(
             "select x.case_id, x.repo_id, x.status, x.stage, x.error_type, x.error_msg, x.error_frame, "
-            "x.traceback, x.signal, x.exit_code, x.break_reasons, x.break_ids, m.path, m.qualname, m.sha "
+            "x.traceback, x.signal, x.exit_code, x.break_reasons, x.break_ids, "
+            f"{scope.col('reason')} as reason, {scope.col('trace_path')} as trace_path, m.path, m.qualname, m.sha "
             f"from results x left join modules m on m.id = x.module_id "
             f"where x.run_id = ? and x.case_id in ({marks}) order by x.case_id", [scope.run_id, *chunk])
         names = [c[0] for c in cur.description]

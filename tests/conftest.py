@@ -50,3 +50,19 @@ def copy_db(src: Path, dest_dir: Path) -> Path:
     dest = dest_dir / src.name
     shutil.copy(src, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def triage_crawl(tmp_path_factory: pytest.TempPathFactory, session_workdir: Path) -> Path:
+    """A real crawl (backend eager, one worker, 5 s deduction budget) of tests/triage_fixtures.py's
+    repo: traces, graph breaks, a no-op forward, a hang in deduction; returns the db path."""
+    from graphcrawl.cli import main
+    from tests.triage_fixtures import make_triage_repo
+    root = tmp_path_factory.mktemp("triagezoo")
+    os.chmod(root, 0o755)
+    db = root / "t.db"
+    rc = main(["crawl", "--db", str(db), "--repo", str(make_triage_repo(root)), "--workdir", str(session_workdir),
+               "--workers", "1", "--backend", "eager", "--timeout", "120", "--deduce-budget", "5",
+               "--no-progress", *sandbox_flags()])
+    assert rc == 0
+    return db

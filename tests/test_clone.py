@@ -40,12 +40,12 @@ def test_clone_pins_the_source_head_then_reuses_without_network(src: Path, tmp_p
     ref = parse_repo(str(src))
     co = clone(ref, work)
     assert co.sha == git.Repo(src).head.commit.hexsha
-    assert co.path == work / "local__zoo" and not co.reused
+    assert co.path == work / ref.id.replace("/", "__") and not co.reused
     assert (co.path / "models.py").read_text() == "import torch\n"
     assert co.disk_bytes > len("import torch\n") and co.seconds > 0
     assert git.Repo(co.path).git.rev_parse("--is-shallow-repository") == "true"
     assert oct(co.path.stat().st_mode & 0o777) == oct(0o755)
-    assert _leftovers(work) == ["local__zoo"]
+    assert _leftovers(work) == [ref.id.replace("/", "__")]
 
     (src / "models.py").write_text("changed\n")
     new_sha = commit(src, "second")
@@ -57,7 +57,7 @@ def test_clone_pins_the_source_head_then_reuses_without_network(src: Path, tmp_p
 def test_bare_server_repo_and_plain_path_url(src: Path, tmp_path: Path) -> None:
     bare = make_bare(src, tmp_path / "srv" / "zoo.git")
     co = clone(parse_repo(bare.as_uri()), tmp_path / "work")
-    assert co.repo_id == "local/zoo" and co.sha == git.Repo(src).head.commit.hexsha
+    assert co.repo_id.startswith("local/zoo-") and co.sha == git.Repo(src).head.commit.hexsha
     plain = clone(RepoRef("local/plain", str(src)), tmp_path / "work")  # a RepoRef made by hand
     assert plain.sha == co.sha
     assert git.Repo(plain.path).git.rev_parse("--is-shallow-repository") == "true"
@@ -67,12 +67,12 @@ def test_checkout_from_another_url_or_a_broken_dir_is_replaced(src: Path, tmp_pa
     work = tmp_path / "work"
     other = make_repo(tmp_path / "other", "zoo", {"other.py": "x = 1\n"})
     first = clone(parse_repo(str(other)), work)
-    second = clone(parse_repo(str(src)), work)  # same id local/zoo, different URL
+    second = clone(RepoRef(first.repo_id, src.as_uri()), work)  # same id, different URL
     assert not second.reused and second.path == first.path and (second.path / "models.py").exists()
 
     remove_checkout(second.path)
     (second.path / "junk").mkdir(parents=True)  # looks like a checkout dir, is not one
-    third = clone(parse_repo(str(src)), work)
+    third = clone(RepoRef(first.repo_id, src.as_uri()), work)
     assert not third.reused and not (third.path / "junk").exists()
 
 

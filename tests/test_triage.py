@@ -79,8 +79,13 @@ def test_clusters_group_same_bug_across_projects(report_db):
     assert sorted(shape.case_ids) == sorted([NET3, M1])
     assert (shape.count, shape.projects) == (2, 2)
     assert shape.signature.message == "shape <q> is invalid for input of size <n>"
-    # largest first; ties broken by projects then id, so the order is deterministic
-    assert [c.count for c in found] == sorted((c.count for c in found), reverse=True)
+    # compiler failures first, then harness failures; each largest first, ties broken by
+    # projects then id, so the order is deterministic
+    kinds = [c.kind for c in found]
+    assert kinds == sorted(kinds, key=lambda k: k != "compiler") and set(kinds) == {"compiler", "harness"}
+    for kind in ("compiler", "harness"):
+        counts = [c.count for c in found if c.kind == kind]
+        assert counts == sorted(counts, reverse=True)
     imports = next(c for c in found if c.signature.status == "import_failed")
     assert imports.count == 2
     assert imports.examples == [case_id("alice/vision", "models/logger.py", "Net4"),
@@ -115,8 +120,8 @@ def test_examples_prefer_distinct_projects(tmp_path):
 def test_triage_cli_table_and_json(report_db, capsys):
     rc, out, _ = cli(capsys, "triage", "--db", str(report_db), "--run", "r1")
     assert rc == 0
-    assert "Failure clusters" in out and "LoweringException: shape <q> is invalid" in out
-    assert "9 failing cases in 7 clusters (run r1)" in out
+    assert "Compiler failures" in out and "LoweringException: shape <q> is invalid" in out
+    assert out.index("Compiler failures") < out.index("Harness failures")
     assert NET3 in out
     rc, out, _ = cli(capsys, "triage", "--db", str(report_db), "--run", "r1", "--format", "json")
     data = json.loads(out)
@@ -126,7 +131,31 @@ def test_triage_cli_table_and_json(report_db, capsys):
                         "break_id", "examples"}
     rc, out, _ = cli(capsys, "triage", "--db", str(report_db), "--run", "r1", "--format", "csv", "--limit", "2")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 2 and rows[0]["count"] == "2"
+    # --limit applies to each kind: two compiler clusters, then two harness clusters
+    assert [r["kind"] for r in rows] == ["compiler", "compiler", "harness", "harness"]
+    assert rows[0]["count"] == "2" and rows[0]["status"] == "compile_failed"
+
+
+def test_triage_kind_status_stage_filters(report_db, capsys):
+    def ids(*extra):
+        rc, out, _ = cli(capsys, "triage", "--db", str(report_db), "--run", "r1", "--format", "json", *extra)
+        assert rc == 0
+        return json.loads(out)
+    comp = ids("--kind", "compiler")
+    assert comp["failures"] == 5 and {c["kind"] for c in comp["clusters"]} == {"compiler"}
+    # a timeout at compile is the compiler's, a crash at import the harness's
+    assert {(c["status"], c["stage"]) for c in comp["clusters"]} >= {("timeout", "compile")}
+    harness = ids("--kind", "harness")
+    assert harness["failures"] == 4 and ("crash", "import") in {(c["status"], c["stage"]) for c in harness["clusters"]}
+    both = ids()
+    assert both["by_kind"] == {"compiler": 5, "harness": 4}
+    assert [c["kind"] for c in both["clusters"]][:4] == ["compiler"] * 4
+    only = ids("--status", "compile_failed,timeout")
+    assert {c["status"] for c in only["clusters"]} == {"compile_failed", "timeout"} and only["failures"] == 3
+    staged = ids("--stage", "import")
+    assert {c["stage"] for c in staged["clusters"]} == {"import"} and staged["failures"] == 3
+    rc, _, err = cli(capsys, "triage", "--db", str(report_db), "--run", "r1", "--status", "compiled_badly")
+    assert rc == 2 and "unknown status 'compiled_badly'" in err and "Traceback" not in err
 
 
 def test_triage_project_filter(report_db, capsys):

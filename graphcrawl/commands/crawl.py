@@ -58,7 +58,7 @@ def run_command(args: argparse.Namespace) -> int:
     from capture.sandbox import INSTALL_HINT, SandboxUnavailable, bwrap_problem
     from crawler.driver import Crawl, CrawlConfig
     from crawler.progress import CrawlProgress, summary_table
-    from crawler.repo_ref import read_repos_file
+    from crawler.repo_ref import parse_repo, read_repos_file
     from db.store import Store
 
     specs = list(args.repo)
@@ -68,6 +68,11 @@ def run_command(args: argparse.Namespace) -> int:
         specs += read_repos_file(args.repos_file)
     if not specs and args.limit is None:
         raise UserError("say which repositories: --repo URL, --repos-file FILE or --limit N")
+    for spec in specs:  # every bad spec is refused before anything starts or is written
+        try:
+            parse_repo(spec, args.clone_base)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     if not args.unsafe_no_sandbox and not args.discover_only:
         problem = bwrap_problem()
         if problem:

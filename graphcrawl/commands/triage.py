@@ -31,7 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", dest="fmt", choices=["table", "markdown", "csv", "json"], default="table")
     p.add_argument("--limit", type=int, default=30, help="clusters shown (default 30; 0 = all)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
-    actions = p.add_subparsers(dest="action", metavar="{show,repro}")
+    p.add_argument("--kind", choices=["compiler", "harness", "all"], default="all",
+                   help="compiler: capture/compile/run/parity (and timeout/crash/oom there); harness: "
+                        "import/init/inputs/eager; all (default): both, compiler failures first")
+    p.add_argument("--status", action="append", default=[], metavar="STATUS",
+                   help="only these statuses (repeatable or comma-separated), e.g. compile_failed,timeout")
+    p.add_argument("--stage", action="append", default=[], metavar="STAGE",
+                   help="only results that ended at these stages (repeatable or comma-separated)")
+    actions = p.add_subparsers(dest="action", metavar="{show,repro,trace,breaks}")
     show = actions.add_parser("show", help="a cluster's cases with full errors and tracebacks")
     show.add_argument("cluster", help="cluster id (or a unique prefix of it)")
     _scope_options(show, suppress=True)
@@ -43,11 +50,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     repro.add_argument("--minify", action="store_true",
                        help="the script runs torch's minifier (TORCHDYNAMO_REPRO_AFTER=aot) on the failure")
     _scope_options(repro, suppress=True)
+    trace = actions.add_parser("trace", help="render a case's stored torch trace to HTML with tlparse")
+    trace.add_argument("case", help="case id (as listed by `triage show`)")
+    trace.add_argument("-o", "--output", metavar="DIR", help="output directory (default: next to the trace)")
+    _scope_options(trace, suppress=True)
     p.set_defaults(func=run, action=None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.api import run_triage, run_triage_repro, run_triage_show
+    from reports.api import run_triage, run_triage_repro, run_triage_show, run_triage_trace
     from reports.scope import ReportError
 
     limit = None if args.limit == 0 else args.limit
@@ -55,9 +66,18 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "show":
             return run_triage_show(args.db, args.cluster, run=args.run, project=args.project,
                                    fmt=args.fmt, limit=limit)
+        if args.action == "trace":
+            return run_triage_trace(args.db, args.case, run=args.run, output=args.output)
         if args.action == "repro":
             return run_triage_repro(args.db, args.case, args.output, run=args.run, minify=args.minify)
         return run_triage(args.db, run=args.run, project=args.project, fmt=args.fmt, limit=limit,
-                          output=args.output)
+                          output=args.output, kind=args.kind, statuses=_split(args.status),
+                          stages=_split(args.stage))
     except ReportError as exc:
         raise UserError(str(exc)) from None
+
+
+def _split(values: list[str]) -> list[str] | None:
+    """`--status a,b --status c` -> [a, b, c]; None when not given."""
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    return out or None
