@@ -64,6 +64,7 @@ class NetnsRayCluster:
         self.port = 0
         self.ns: subprocess.Popen | None = None
         self.nodes: list[subprocess.Popen] = []
+        self.ids: list[str] = []  # Ray node id of self.nodes[i]
 
     @property
     def address(self) -> str:
@@ -85,7 +86,6 @@ class NetnsRayCluster:
         self.add_node(head=True)
         for _ in range(self.n_nodes - 1):
             self.add_node()
-        self.wait_for_nodes(self.n_nodes)
         return self
 
     def add_node(self, head: bool = False, cpus: int | None = None, env: dict[str, str] | None = None) -> int:
@@ -97,9 +97,10 @@ class NetnsRayCluster:
             [*self._enter(), *_ray_cli(), "start", "--block", *where, f"--num-cpus={cpus or self.cpus}",
              *NODE_FLAGS], env=dict(self.env, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
+        known = set(self.ids)
         self.nodes.append(proc)
-        if head:
-            self.wait_for_nodes(1)
+        nodes = self.wait_for_nodes(len([p for p in self.nodes if p.poll() is None]), exclude=known)
+        self.ids.append(next(n["id"] for n in nodes if n["alive"] and n["id"] not in known))
         return len(self.nodes) - 1
 
     def node_list(self) -> list[dict]:
@@ -112,14 +113,16 @@ class NetnsRayCluster:
             return []
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    def wait_for_nodes(self, alive: int, timeout: float = 180) -> list[dict]:
+    def wait_for_nodes(self, alive: int, timeout: float = 180, exclude: set[str] = frozenset()) -> list[dict]:
+        """Wait until `alive` nodes are up, one of them not in `exclude` (a node just started)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for i, proc in enumerate(self.nodes):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"ray node {i} exited: {self.log(i)[-2000:]}")
+            proc = self.nodes[-1]
+            if proc.poll() is not None:
+                raise RuntimeError(f"ray node {len(self.nodes) - 1} exited: {self.log(len(self.nodes) - 1)[-2000:]}")
             nodes = self.node_list()
-            if sum(n["alive"] for n in nodes) >= alive:
+            up = [n for n in nodes if n["alive"]]
+            if len(up) >= alive and any(n["id"] not in exclude for n in up):
                 return nodes
             time.sleep(1)
         raise RuntimeError(f"fewer than {alive} Ray nodes came up: {self.log(0)[-2000:]}")

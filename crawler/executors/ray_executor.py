@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 POLL_NODES_S = 3.0  # how often the cluster's node list is read
 WAIT_FOR_NODES_S = 120.0  # with work left and no usable node, give up after this long
 MAX_LOSSES = 2  # a case in flight at this many node losses is recorded as a crash
-PREPARE_AHEAD = 2  # repos being cloned on a node while its cases run
 
 
 @dataclass
@@ -195,7 +194,9 @@ class RayExecutor:
                 state.running[ref] = req
                 self.refs[ref] = ("case", state.node_id, req)
                 task.running += 1
-        while (self.queue and len(state.preparing) < PREPARE_AHEAD
+        # One repo cloning at a time per 4 workers, and only when the node is about to run dry:
+        # repos then spread over nodes instead of piling onto the first one to say hello.
+        while (self.queue and len(state.preparing) < max(1, state.workers // 4)
                and state.queued() + len(state.running) < 2 * state.workers):
             repo = self.queue.popleft()
             ref = state.actor.prepare.remote(repo, needs_scan(repo))
