@@ -58,8 +58,11 @@ class LocalExecutor:
             req = reply.request
             written += crawl.record_reply(run_id, req, reply.result, node)
             open_cases[req["repo_id"]] -= 1
-            if open_cases[req["repo_id"]] == 0 and cfg.delete_checkouts:
-                crawl.remove_checkout(checkouts.pop(req["repo_id"]))
+            if open_cases[req["repo_id"]] == 0:  # forget finished repos: the driver's memory stays flat
+                del open_cases[req["repo_id"]]
+                path = checkouts.pop(req["repo_id"])
+                if cfg.delete_checkouts:
+                    crawl.remove_checkout(path)
 
         with pool:
             for repo, co in self._checkouts(crawl, repos):
@@ -70,8 +73,9 @@ class LocalExecutor:
                 repo = crawl.record_checkout(repo, checkout_info(co), scan)
                 requests = crawl.requests_for(run_id, repo["id"], co.path)
                 crawl.emit("repo", repo_id=repo["id"], status=repo["status"], cases=len(requests))
-                open_cases[repo["id"]] = len(requests)
-                checkouts[repo["id"]] = co.path
+                if requests:
+                    open_cases[repo["id"]] = len(requests)
+                    checkouts[repo["id"]] = co.path
                 for req in requests:
                     pool.submit(req)
                     # Keep the queue short so results stream into the db while cloning goes on.
