@@ -19,6 +19,8 @@ from tests.conftest import sandbox_flags
 from tests.gitfixtures import make_repo
 from tests.ray_cluster import NetnsRayCluster, ray_problem
 
+if ray_problem() is not None and os.environ.get("GRAPHCRAWL_REQUIRE_RAY"):  # CI (.ci/run) must run these
+    raise RuntimeError(f"GRAPHCRAWL_REQUIRE_RAY is set but {ray_problem()}")
 pytestmark = pytest.mark.skipif(ray_problem() is not None, reason=str(ray_problem()))
 
 FAST = '''
@@ -191,3 +193,57 @@ def test_a_node_lost_mid_crawl_loses_no_case_and_duplicates_none(cluster: NetnsR
     for r in rows:
         nodes_of.setdefault(r["repo_id"], set()).add(r["node_id"])
     assert {cluster.ids[0], worker_id} in nodes_of.values()  # the lost node's unfinished cases ran on the head
+
+
+STUCK = '''
+import time
+import torch.nn as nn
+
+
+class Stuck(nn.Module):
+    def __init__(self):
+        super().__init__()
+        time.sleep(600)
+
+    def forward(self, x):
+        return x
+'''
+
+
+def test_a_case_in_flight_at_two_node_losses_is_a_crash_not_retried(tmp_path: Path) -> None:
+    """Head without CPUs (it runs no cases) and three one-worker nodes; the node running the case dies twice."""
+    root = tmp_path / "repos"
+    root.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(root, 0o755)
+    repo = make_repo(root, "stuck", {"m.py": STUCK})
+    with NetnsRayCluster(nodes=1, cpus=0) as c:
+        for _ in range(3):
+            c.add_node(cpus=1)
+        db, err = tmp_path / "s.db", tmp_path / "err"
+        proc = c.popen(_crawl(db, tmp_path / "w", [repo], "--executor", "ray", "--ray-address", c.address),
+                       stdout=subprocess.DEVNULL, stderr=open(err, "wb"))
+        killed: set[int] = set()
+        deadline = time.monotonic() + 400
+        while len(killed) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            running = _running_node(c, tmp_path / "w", killed)
+            if running is not None:
+                c.kill_node(running)
+                killed.add(running)
+            time.sleep(0.5)
+        assert len(killed) == 2, err.read_text()[-3000:]
+        assert proc.wait(timeout=300) == 0, err.read_text()[-3000:]
+    (row,) = _rows(db)
+    assert row["status"] == "crash" and row["reason"] == "node_lost"
+    assert row["node_id"] in {c.ids[i] for i in killed}
+
+
+def _running_node(c: NetnsRayCluster, workdir: Path, skip: set[int]) -> int | None:
+    """The node whose sandbox is running the case now: its per-node scratch holds the case's directory."""
+    for i, node_id in enumerate(c.ids):
+        if i == 0 or i in skip or c.nodes[i].poll() is not None:
+            continue
+        scratch = workdir / f"node-{node_id[:12]}" / ".scratch" / "cases"
+        if scratch.is_dir() and any(scratch.iterdir()):
+            return i
+    return None

@@ -130,7 +130,8 @@ class RayExecutor:
         import ray
 
         self.crawl, self.run_id = crawl, run_id
-        self.node_cfg = config_to_dict(self.cfg)
+        # Absolute: a relative --workdir would land in each Ray worker's own cwd.
+        self.node_cfg = dict(config_to_dict(self.cfg), workdir=str(crawl.workdir))
         self.nodes: dict[str, NodeState] = {}
         self.refs: dict[Any, tuple[str, str, Any]] = {}
         self.queue: deque = deque(repos)
