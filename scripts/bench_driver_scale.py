@@ -79,13 +79,12 @@ def main() -> None:
     t0 = time.monotonic()
     population = make_population(seed=5, n_bulk=args.repos + 50, n_tie=0, n_low={}, n_below=0, fork_rate=0.0,
                                  archived_rate=0.0, disabled_rate=0.0, huge_rate=0.0)
-    top = sorted(population, key=lambda r: (-r["stargazers_count"], r["full_name"].lower()))[:args.repos]
     templates = {}
     for kind, text in (("pass", PASSES), ("fail", FAILS)):
         src = make_repo(root / "src", kind, {"net.py": text})
         templates[kind] = make_bare(src, root / "tpl" / f"{kind}.git")
     clone_root = root / "git"
-    for i, r in enumerate(top):
+    for i, r in enumerate(population):  # every repo the search may return (ties are ordered by the server)
         owner, name = r["full_name"].split("/")
         kind = "pass" if i % args.pass_every == 0 else "fail"
         shutil.copytree(templates[kind], clone_root / owner / f"{name}.git")

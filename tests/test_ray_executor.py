@@ -167,6 +167,38 @@ def test_a_node_without_working_bwrap_refuses_and_the_crawl_goes_on(cluster: Net
         cluster.kill_node(index)
 
 
+def test_ctrl_c_stops_the_cluster_work_and_keeps_what_was_recorded(cluster: NetnsRayCluster, repos,
+                                                                    tmp_path: Path) -> None:
+    db, work = tmp_path / "c.db", tmp_path / "w"
+    proc = cluster.popen(_crawl(db, work, repos["slow"], "--executor", "ray", "--ray-address", cluster.address),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while _count(db) < 1 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    assert "interrupted" in proc.stderr.read().decode()
+    recorded = _rows(db)
+    assert 1 <= len(recorded) < 8 and len({r["case_id"] for r in recorded}) == len(recorded)
+    deadline = time.monotonic() + 60  # the nodes' sandboxed workers for this crawl go away
+    while _processes_mentioning(str(work)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _processes_mentioning(str(work))
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def test_a_node_lost_mid_crawl_loses_no_case_and_duplicates_none(cluster: NetnsRayCluster, repos,
                                                                  tmp_path: Path) -> None:
     """Runs last: it takes the second node down for good."""
