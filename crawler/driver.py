@@ -9,18 +9,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from capture.pool import Reply, WorkerPool
-from capture.sandbox import SandboxConfig
 from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
 from crawler.repo_ref import RepoRef, parse_repo
 from crawler.scan import scan_checkout
@@ -62,6 +58,8 @@ class CrawlConfig:
     max_cases: int | None = None
     only_repo_ids: list[str] | None = None
     check: str = "inference"  # inference | training | dynamic (capture/case.py FUNNELS)
+    executor: str = "local"  # local | ray (crawler/executors)
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
 
 
 @dataclass
@@ -110,7 +108,13 @@ def probe_environment(device: str) -> dict[str, Any]:
 
 
 class Crawl:
-    """One `graphcrawl crawl` invocation."""
+    """One `graphcrawl crawl` invocation: what is recorded, never where it runs.
+
+    Where repos are cloned and cases run is the executor's job (crawler/executors:
+    the local WorkerPool, or one actor per Ray node). Whatever the executor, only
+    this object writes the store, through the `record_*` methods, in the
+    driver's own thread.
+    """
 
     def __init__(self, cfg: CrawlConfig, store: Store, on_event: Callable[..., None] = lambda *a, **k: None):
         self.cfg = cfg
@@ -118,6 +122,7 @@ class Crawl:
         self.emit = on_event
         self.workdir = Path(cfg.workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.submitted = 0  # cases handed to an executor in this invocation (for --max-cases)
 
     # -- repos ------------------------------------------------------------
     def add_repos(self, specs: list[str]) -> list[str]:
@@ -132,140 +137,93 @@ class Crawl:
             ids.append(ref.id)
         return ids
 
-    def _prepare(self, repo: dict[str, Any]) -> Checkout | CloneFailed:
-        """Clone (or reuse) a repo's checkout, at its recorded sha when it has one."""
-        ref = RepoRef(repo["id"], repo["url"])
-        try:
-            co = clone(ref, self.workdir, timeout_s=self.cfg.clone_timeout_s, max_size_mb=self.cfg.max_repo_mb,
-                       min_free_mb=self.cfg.min_free_mb)
-        except CloneFailed as exc:
-            return exc
-        want = repo.get("sha")
-        if want and co.sha != want:
-            try:
-                _checkout_sha(co.path, want, self.cfg.clone_timeout_s)
-                co.sha = want
-            except RuntimeError as exc:
-                return CloneFailed(f"pinned commit {want[:12]} not reachable: {exc}", status="clone_failed", reason="error")
-        return co
-
-    def _scan(self, repo: dict[str, Any], co: Checkout) -> None:
-        self.store.set_repo_status(repo["id"], repo.get("status") or "discovered", checkout_path=str(co.path),
-                                   clone_s=round(co.seconds, 3), disk_bytes=co.disk_bytes)
-        if repo.get("sha") == co.sha and repo.get("status") in ("scanned", "no_modules"):
-            return  # already scanned at this sha: module ids stay stable
-        result = scan_checkout(co.path)
-        self.store.replace_modules(repo["id"], co.sha, result.modules)
-        if result.errors:
-            self.store.set_repo_status(repo["id"], "scanned" if result.modules else "no_modules",
-                                       error=f"{len(result.errors)} file(s) not scanned; first: "
-                                             f"{result.errors[0][0]}: {result.errors[0][1]}"[:1000])
-
-    def _checkouts(self, repos: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Checkout | CloneFailed]]:
-        """Clones run several at once, a few repos ahead of validation."""
-        with ThreadPoolExecutor(max_workers=max(1, self.cfg.clone_jobs)) as pool:
-            ahead: list[tuple[dict[str, Any], Future]] = []
-            it = iter(repos)
-            for repo in it:
-                ahead.append((repo, pool.submit(self._prepare, repo)))
-                if len(ahead) >= self.cfg.clone_jobs * 2:
-                    break
-            while ahead:
-                repo, fut = ahead.pop(0)
-                nxt = next(it, None)
-                if nxt is not None:
-                    ahead.append((nxt, pool.submit(self._prepare, nxt)))
-                yield repo, fut.result()
-
     # -- the run ------------------------------------------------------------
     def run(self, repo_ids: list[str] | None = None) -> CrawlSummary:
+        from crawler.executors import make_executor
+
         start = time.monotonic()
         env = probe_environment(self.cfg.device)
-        if self.cfg.device.startswith("cuda") and not env["cuda_available"]:
+        if self.cfg.device.startswith("cuda") and not env["cuda_available"] and self.cfg.executor == "local":
             raise RuntimeError("--device cuda asked for, but torch sees no CUDA GPU here")
         run_id = self.cfg.run_name or default_run_name(self.cfg, env["torch"])
         stored = self.store.run(run_id)
         if stored and stored.get("torch") and stored["torch"] != env["torch"]:
             raise RuntimeError(f"run {run_id!r} was made with torch {stored['torch']}, this is {env['torch']}: "
                                "give a new --run name")
+        executor = make_executor(self.cfg)
         self.store.start_run({
             "id": run_id, "torch": env["torch"], "triton": env["triton"], "python": env["python"],
             "compiler": env["compiler"], "device": self.cfg.device, "device_name": env["device_name"],
             "backend": self.cfg.backend, "mode": self.cfg.compile_mode or "default",
             "fullgraph": int(self.cfg.fullgraph), "dynamic": None if self.cfg.dynamic is None else int(self.cfg.dynamic),
-            "host": env["host"], "config": _config_json(self.cfg), "check": self.cfg.check,
+            "host": env["host"], "config": _config_json(self.cfg), "check": self.cfg.check, "executor": executor.name,
         })
         self.emit("run", run_id=run_id, env=env)
-        repos = self.store.repos() if repo_ids is None else [r for i in repo_ids if (r := self.store.repo(i))]
+        repos = self.store.repos() if repo_ids is None else list(self.store.repos_by_ids(repo_ids).values())
+        if repo_ids is not None:  # keep the caller's order
+            order = {i: n for n, i in enumerate(repo_ids)}
+            repos.sort(key=lambda r: order[r["id"]])
         repos = [r for r in repos if r.get("status") not in ("clone_failed", "too_large")
                  or repo_ids is not None]
-        new_results = self._validate(run_id, repos)
+        pending = self.store.repos_with_pending(run_id)
+        todo = [r for r in repos if r["id"] in pending or r.get("status") not in ("scanned", "no_modules")]
+        self.emit("repos", total=len(todo))
+        new_results = executor.run(self, run_id, todo)
         self.store.end_run(run_id)
         return CrawlSummary(run_id=run_id, counts=self.store.result_counts(run_id),
                             repos=_repo_counts(self.store, [r["id"] for r in repos]),
                             wall_s=time.monotonic() - start, new_results=new_results)
 
-    def _validate(self, run_id: str, repos: list[dict[str, Any]]) -> int:
-        cfg = self.cfg
-        workers = cfg.workers or _default_workers(cfg.device)
-        sandbox = SandboxConfig(scratch_root=self.workdir / ".scratch" / "cases",
-                                cache_dir=self.workdir / ".cache", readonly=[self.workdir],
-                                unsafe=cfg.unsafe_no_sandbox, gpu=cfg.device.startswith("cuda"))
-        per_worker_env = (lambda i: {"CUDA_VISIBLE_DEVICES": str(i)}) if cfg.device.startswith("cuda") else None
-        pool = WorkerPool(workers, sandbox, env_per_worker=per_worker_env)
-        written = 0
-        submitted = 0
-        open_cases: dict[str, int] = {}
+    # -- what executors report back (the single writer) ---------------------
+    def record_nodes(self, run_id: str, executor: str, nodes: list[dict[str, Any]]) -> None:
+        self.store.set_run_executor(run_id, executor, nodes)
+        self.emit("nodes", nodes=nodes)
 
-        def handle(reply: Reply) -> None:
-            nonlocal written
-            req, res = reply.request, reply.result
-            if res.get("spec") and req.get("spec") is None:
-                self.store.set_case_spec(req["case_id"], res["spec"], res.get("found_by"), res.get("stubs"), run_id)
-            row = dict(res, run_id=run_id, case_id=req["case_id"], module_id=req["module_id"], repo_id=req["repo_id"])
-            row["trace_path"] = save_trace(cfg.db_path, run_id, req["case_id"], row)  # <db>.traces/, issue 12
-            if self.store.record_result(row):
-                written += 1
-            self.emit("result", case_id=req["case_id"], status=res.get("status"), repo_id=req["repo_id"])
-            open_cases[req["repo_id"]] -= 1
-            if open_cases[req["repo_id"]] == 0 and cfg.delete_checkouts:
-                repo = self.store.repo(req["repo_id"])
-                if repo and repo.get("checkout_path"):
-                    self._remove(Path(repo["checkout_path"]))
+    def record_clone_failed(self, repo: dict[str, Any], status: str, message: str) -> None:
+        self.store.set_repo_status(repo["id"], status, error=message[:2000])
+        self.emit("repo", repo_id=repo["id"], status=status, error=message)
 
-        todo = [r for r in repos if self.store.pending_cases(run_id, [r["id"]])
-                or r.get("status") not in ("scanned", "no_modules")]
-        self.emit("repos", total=len(todo))
-        with pool:
-            for repo, co in self._checkouts(todo):
-                if isinstance(co, CloneFailed):
-                    self.store.set_repo_status(repo["id"], co.status, error=str(co)[:2000])
-                    self.emit("repo", repo_id=repo["id"], status=co.status, error=str(co))
-                    continue
-                self._scan(repo, co)
-                repo = self.store.repo(repo["id"]) or repo
-                cases = self.store.pending_cases(run_id, [repo["id"]])
-                if cfg.max_cases is not None:
-                    cases = cases[: max(0, cfg.max_cases - submitted)]
-                self.emit("repo", repo_id=repo["id"], status=repo["status"], cases=len(cases))
-                open_cases[repo["id"]] = len(cases)
-                for case in cases:
-                    pool.submit(self._request(case, co.path))
-                    submitted += 1
-                    # Keep the queue short so results stream into the db while cloning goes on.
-                    while pool.in_flight > workers * 2:
-                        reply = pool.next_reply()
-                        if reply:
-                            handle(reply)
-                if not cases and cfg.delete_checkouts:
-                    self._remove(co.path)
-            while pool.in_flight:
-                reply = pool.next_reply()
-                if reply:
-                    handle(reply)
+    def record_checkout(self, repo: dict[str, Any], co: dict[str, Any], scan: dict[str, Any] | None) -> dict[str, Any]:
+        """A repo cloned (and, when it needed one, scanned) somewhere; returns its stored row.
+
+        `co` is plain data (path, sha, seconds, disk_bytes); `scan` is
+        {"modules": [...], "errors": [[path, message], ...]} or None when the
+        repo was already scanned at this sha (module ids stay stable).
+        """
+        self.store.set_repo_status(repo["id"], repo.get("status") or "discovered", checkout_path=str(co["path"]),
+                                   clone_s=round(co["seconds"], 3), disk_bytes=co["disk_bytes"])
+        if scan is not None:
+            self.store.replace_modules(repo["id"], co["sha"], scan["modules"])
+            errors = scan["errors"]
+            if errors:
+                self.store.set_repo_status(repo["id"], "scanned" if scan["modules"] else "no_modules",
+                                           error=f"{len(errors)} file(s) not scanned; first: "
+                                                 f"{errors[0][0]}: {errors[0][1]}"[:1000])
+        return self.store.repo(repo["id"]) or repo
+
+    def requests_for(self, run_id: str, repo_id: str, checkout: Path | str) -> list[dict[str, Any]]:
+        """The case requests still to run for one repo (honouring --max-cases)."""
+        cases = self.store.pending_cases(run_id, [repo_id])
+        if self.cfg.max_cases is not None:
+            cases = cases[: max(0, self.cfg.max_cases - self.submitted)]
+        self.submitted += len(cases)
+        return [self._request(c, Path(checkout)) for c in cases]
+
+    def record_reply(self, run_id: str, req: dict[str, Any], res: dict[str, Any],
+                     node: dict[str, Any] | None = None) -> bool:
+        """Write one finished case; False when (run, case) was already recorded."""
+        if res.get("spec") and req.get("spec") is None:
+            self.store.set_case_spec(req["case_id"], res["spec"], res.get("found_by"), res.get("stubs"), run_id)
+        row = dict(res, run_id=run_id, case_id=req["case_id"], module_id=req["module_id"], repo_id=req["repo_id"])
+        if node:
+            row.update(node_id=node.get("node_id"), node_host=node.get("host"))
+        row["trace_path"] = save_trace(self.cfg.db_path, run_id, req["case_id"], row)  # <db>.traces/, issue 12
+        written = self.store.record_result(row)
+        self.emit("result", case_id=req["case_id"], status=res.get("status"), repo_id=req["repo_id"],
+                  node=(node or {}).get("node_id"))
         return written
 
-    def _remove(self, path: Path) -> None:
+    def remove_checkout(self, path: Path) -> None:
         try:
             remove_checkout(path)
         except (ValueError, OSError) as exc:
@@ -294,6 +252,44 @@ def known_local_id(store: Store, ref: RepoRef) -> str:
     return row[0] if row else ref.id
 
 
+def needs_scan(repo: dict[str, Any]) -> bool:
+    """Whether a repo's checkout must be scanned (not yet scanned at its pinned sha)."""
+    return not (repo.get("sha") and repo.get("status") in ("scanned", "no_modules"))
+
+
+def prepare_checkout(repo: dict[str, Any], workdir: Path, cfg: CrawlConfig) -> Checkout | CloneFailed:
+    """Clone (or reuse) a repo's checkout under `workdir`, at its recorded sha when it has one.
+
+    Runs wherever the repo is handed: in the driver (local executor) or on a
+    Ray node, so it touches no database.
+    """
+    ref = RepoRef(repo["id"], repo["url"])
+    try:
+        co = clone(ref, workdir, timeout_s=cfg.clone_timeout_s, max_size_mb=cfg.max_repo_mb,
+                   min_free_mb=cfg.min_free_mb)
+    except CloneFailed as exc:
+        return exc
+    want = repo.get("sha")
+    if want and co.sha != want:
+        try:
+            _checkout_sha(co.path, want, cfg.clone_timeout_s)
+            co.sha = want
+        except RuntimeError as exc:
+            return CloneFailed(f"pinned commit {want[:12]} not reachable: {exc}", status="clone_failed", reason="error")
+    return co
+
+
+def checkout_info(co: Checkout) -> dict[str, Any]:
+    """A checkout as plain data (what crosses from a node to the driver)."""
+    return {"path": str(co.path), "sha": co.sha, "seconds": co.seconds, "disk_bytes": co.disk_bytes}
+
+
+def scan_info(path: Path) -> dict[str, Any]:
+    """A scan as plain data: module rows and the files that could not be read."""
+    result = scan_checkout(path)
+    return {"modules": result.modules, "errors": [list(e) for e in result.errors]}
+
+
 def _checkout_sha(path: Path, sha: str, timeout: float) -> None:
     for cmd in (["git", "fetch", "--depth", "1", "origin", sha], ["git", "checkout", "--detach", sha]):
         proc = subprocess.run(cmd, cwd=path, capture_output=True, text=True, timeout=timeout,
@@ -302,7 +298,7 @@ def _checkout_sha(path: Path, sha: str, timeout: float) -> None:
             raise RuntimeError(proc.stderr.strip()[-300:])
 
 
-def _default_workers(device: str) -> int:
+def default_workers(device: str) -> int:
     if device.startswith("cuda"):
         try:
             out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout

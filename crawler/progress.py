@@ -1,6 +1,11 @@
-"""The live view of a crawl: one rich progress bar, counts per status, ETA."""
+"""The live view of a crawl: rich progress bars, counts per status, rate, ETA, nodes.
+
+With the Ray executor a third line lists the nodes, each with its cases in
+flight over its workers (`host/abcd1234 2/4`), and which are lost or refuse work.
+"""
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -26,6 +31,9 @@ class CrawlProgress:
             transient=False)
         self.repos_task = self.progress.add_task("repos", total=None, status="")
         self.cases_task = self.progress.add_task("cases", total=0, status="")
+        self.nodes_task: int | None = None
+        self.started = time.monotonic()
+        self.done = 0
 
     def __enter__(self) -> "CrawlProgress":
         self.progress.start()
@@ -36,7 +44,22 @@ class CrawlProgress:
 
     def _status_line(self) -> str:
         order = {s: i for i, s in enumerate(FUNNEL_ORDER)}
-        return " ".join(f"{s}={n}" for s, n in sorted(self.counts.items(), key=lambda kv: order.get(kv[0], 99)))
+        counts = " ".join(f"{s}={n}" for s, n in sorted(self.counts.items(), key=lambda kv: order.get(kv[0], 99)))
+        return f"{self.rate():.1f}/min {counts}"
+
+    def rate(self) -> float:
+        """Cases finished per minute since the crawl started."""
+        return 60 * self.done / max(1e-6, time.monotonic() - self.started)
+
+    @staticmethod
+    def nodes_line(nodes: list[dict[str, Any]]) -> str:
+        parts = []
+        for n in nodes:
+            name = f"{n.get('host')}/{(n.get('node_id') or 'local')[:8]}"
+            state = n.get("state", "ready")
+            parts.append(f"{name} {n.get('in_flight', 0)}/{n.get('workers', 0)}" if state == "ready"
+                         else f"{name} {state}")
+        return f"{sum(1 for n in nodes if n.get('state', 'ready') == 'ready')} up: " + ", ".join(parts)
 
     def __call__(self, kind: str, **info: Any) -> None:
         if kind == "run":
@@ -53,7 +76,12 @@ class CrawlProgress:
                 self.progress.update(self.cases_task, total=(task.total or 0) + info["cases"])
             if info.get("error"):
                 self.console.print(f"[yellow]{info['repo_id']}: {info['status']}: {str(info['error'])[:200]}")
+        elif kind == "nodes_live":
+            if self.nodes_task is None:
+                self.nodes_task = self.progress.add_task("nodes", total=None, status="")
+            self.progress.update(self.nodes_task, status=self.nodes_line(info["nodes"]))
         elif kind == "result":
+            self.done += 1
             self.counts[info["status"] or "unknown"] += 1
             self.progress.advance(self.cases_task)
             self.progress.update(self.cases_task, status=self._status_line())

@@ -57,7 +57,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "id": str, "torch": str, "triton": str, "python": str, "compiler": str,
         "device": str, "device_name": str, "backend": str, "mode": str,
         "fullgraph": int, "dynamic": int, "config": str, "host": str,
-        "started_at": str, "ended_at": str, "check": str,
+        "started_at": str, "ended_at": str, "check": str, "executor": str, "nodes": str,
         "load_avg": str,  # JSON: the machine's 1-min load average sampled during the run (issue 12)
     }, "id"),
     "results": ({
@@ -79,6 +79,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "sizes": str, "sizes_tried": int, "sizes_rejected": int, "recompile_reasons": str, "dynamic_true": str,
         "trace_path": str, "compile_cpu_s": float, "hook_ratio": float,  # issue 12
         "hook_overhead_ci_us": float, "hook_samples": int,
+        "node_id": str, "node_host": str,  # issue 9
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,
@@ -90,6 +91,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
 INDEXES = [
     ("modules", ["repo_id"]),
     ("cases", ["module_id"]),
+    ("cases", ["repo_id"]),  # pending_cases(repo) per repo: without it a crawl is quadratic in repos
     ("results", ["run_id", "status"]),
     ("results", ["case_id"]),
 ]
@@ -237,6 +239,13 @@ class Store:
         sql += " order by c.repo_id, m.path, m.line, c.id"
         return [dict(r) for r in self.db.query(sql, params)]
 
+    def repos_with_pending(self, run_id: str) -> set[str]:
+        """Ids of repos with at least one case left to run in `run_id` (one query, not one per repo)."""
+        return {r[0] for r in self.db.execute("""
+            select distinct c.repo_id from cases c join modules m on m.id = c.module_id
+            join repos r on r.id = c.repo_id and r.sha = m.sha
+            where not exists (select 1 from results x where x.run_id = ? and x.case_id = c.id)""", [run_id])}
+
     def set_case_spec(self, case_id: str, spec: dict[str, Any], found_by: Any, stubs: Any, run_id: str) -> None:
         """Store the args and inputs that made a case run; a stored spec is never overwritten."""
         self.db.execute(
@@ -256,6 +265,15 @@ class Store:
         row.setdefault("started_at", now())
         self.db["runs"].insert(row, pk="id")
         return self.run(run["id"])  # type: ignore[return-value]
+
+    def set_run_executor(self, run_id: str, executor: str, nodes: list[dict[str, Any]]) -> None:
+        """Record where a run ran: the executor and every node seen (kept across resumes)."""
+        run = self.run(run_id) or {}
+        known = json.loads(run["nodes"]) if run.get("nodes") else []
+        key = lambda n: (n.get("node_id"), n.get("host"))  # noqa: E731
+        seen = {key(n) for n in known}
+        known += [n for n in nodes if key(n) not in seen]
+        self.db["runs"].update(run_id, {"executor": executor, "nodes": _json(known)})
 
     def end_run(self, run_id: str) -> None:
         self.db["runs"].update(run_id, {"ended_at": now()})

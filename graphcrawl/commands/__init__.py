@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_NAMES = ["crawl", "report", "triage"]
+_NAMES = ["crawl", "merge", "report", "triage"]
 
 
 def _load() -> list[ModuleType]:

@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="validate forward + loss + backward (gradients) instead of inference; run name -training")
     check.add_argument("--dynamic-shapes", dest="check", action="store_const", const="dynamic",
                        help="run the compiled module on inputs of new sizes (recompiles, parity); run name -dynamic")
-    run.add_argument("--workers", type=int, help="parallel workers (default: one per core, or per GPU)")
+    run.add_argument("--workers", type=int, help="parallel workers (default: one per core, or per GPU; "
+                                                 "with --executor ray: per node)")
     run.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per case (default 300)")
     run.add_argument("--mem-mb", type=int, default=6144, help="address-space limit per case, MB (default 6144)")
     run.add_argument("--deduce-budget", type=float, default=60.0, help="seconds to find args/inputs per module")
@@ -51,6 +52,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--unsafe-no-sandbox", action="store_true",
                      help="run crawled code without bubblewrap (only for code you trust)")
     run.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    scale = p.add_argument_group("scale out")
+    scale.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="local: this machine's workers (default); ray: every node of a Ray cluster")
+    scale.add_argument("--ray-address", default=None,
+                       help="Ray cluster address (default: $RAY_ADDRESS, else a cluster on this machine)")
+    scale.add_argument("--shard", default=None, metavar="I/N",
+                       help="take only a stable 1/N of the repos (by a hash of the repo id); merge the "
+                            "shard databases with `graphcrawl merge`")
     p.set_defaults(func=run_command)
 
 
@@ -59,6 +68,7 @@ def run_command(args: argparse.Namespace) -> int:
     from crawler.driver import Crawl, CrawlConfig
     from crawler.progress import CrawlProgress, summary_table
     from crawler.repo_ref import parse_repo, read_repos_file
+    from crawler.shard import in_shard, parse_shard
     from db.store import Store
 
     specs = list(args.repo)
@@ -73,7 +83,16 @@ def run_command(args: argparse.Namespace) -> int:
             parse_repo(spec, args.clone_base)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    if not args.unsafe_no_sandbox and not args.discover_only:
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if shard:
+        try:
+            specs = [s for s in specs if in_shard(parse_repo(s, args.clone_base.rstrip("/")).id, shard)]
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if not args.unsafe_no_sandbox and not args.discover_only and args.executor == "local":
         problem = bwrap_problem()
         if problem:
             raise UserError(f"refusing to run crawled code unsandboxed: {problem}; {INSTALL_HINT}")
@@ -84,7 +103,7 @@ def run_command(args: argparse.Namespace) -> int:
         workers=args.workers, timeout_s=args.timeout, mem_mb=args.mem_mb, deduce_budget_s=args.deduce_budget,
         unsafe_no_sandbox=args.unsafe_no_sandbox, delete_checkouts=args.delete_checkouts,
         max_cases=args.max_cases, max_repo_mb=args.max_repo_kb / 1024, min_free_mb=args.min_free_mb,
-        check=args.check or "inference")
+        check=args.check or "inference", executor=args.executor, ray_address=args.ray_address)
     console = Console(stderr=True)
     with Store(cfg.db_path) as store:
         store.lock_for_writing()
@@ -95,7 +114,7 @@ def run_command(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise UserError(str(exc)) from None
             if args.limit is not None:
-                ids += discover_into(store, args, progress)
+                ids += [i for i in discover_into(store, args, progress) if in_shard(i, shard)]
             if args.discover_only:
                 console.print(f"discovered {len(ids)} repositories into {cfg.db_path}")
                 return 0
