@@ -113,11 +113,37 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             if not readonly:
                 self._create()
-            self.db["meta"].exists()
+            elif self.db["meta"].exists():
+                self._upgrade_columns()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a graphcrawl SQLite database ({exc})") from exc
 
     # -- lifecycle ---------------------------------------------------------
+    def _missing_columns(self) -> list[tuple[str, str, type]]:
+        out = []
+        for name, (columns, _) in TABLES.items():
+            table = self.db[name]
+            if table.exists():
+                have = set(table.columns_dict)
+                out += [(name, col, typ) for col, typ in columns.items() if col not in have]
+        return out
+
+    def _upgrade_columns(self) -> None:
+        """A database written by an older graphcrawl lacks newer (nullable) columns.
+
+        Why even for readers: reports select the new columns; adding a NULL column
+        changes no recorded value, so a reader may do it where it can write the file.
+        """
+        missing = self._missing_columns()
+        if not missing:
+            return
+        if not os.access(self.path, os.W_OK):
+            raise StoreError(f"{self.path} was written by an older graphcrawl and lacks columns "
+                             f"({', '.join(f'{t}.{c}' for t, c, _ in missing[:4])}...); open it once "
+                             "with write access (any `graphcrawl report` does it) to upgrade it")
+        for table, col, typ in missing:
+            self.db[table].add_column(col, typ)
+
     def _create(self) -> None:
         for name, (columns, pk) in TABLES.items():
             table = self.db[name]
