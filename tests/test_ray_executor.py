@@ -85,11 +85,17 @@ def _crawl(db: Path, workdir: Path, repos: list[Path], *extra: str) -> list[str]
 
 
 def _rows(db: Path) -> list[dict]:
+    """The results so far; none while the crawl has created the file but not its tables yet."""
     conn = sqlite3.connect(db, timeout=10)
     conn.row_factory = sqlite3.Row
-    return [dict(r) for r in conn.execute(
-        "select r.case_id, r.status, r.node_id, r.node_host, r.repo_id, r.finished_at, r.reason "
-        "from results r order by case_id")]
+    try:
+        return [dict(r) for r in conn.execute(
+            "select r.case_id, r.status, r.node_id, r.node_host, r.repo_id, r.finished_at, r.reason "
+            "from results r order by case_id")]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
 
 
 def _count(db: Path) -> int:
