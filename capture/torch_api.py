@@ -214,11 +214,11 @@ def backward_graphs(loss: torch.Tensor) -> int:
 def graph_stats() -> dict[str, Any]:
     """Graphs and breaks Dynamo recorded since the last reset (no extra trace needed)."""
     c = counters()
-    reasons = [first_line(str(k)) for k in c.get("graph_break", {})]
-    skipped = [first_line(str(k)) for k in c.get("unimplemented", {})]
-    return {"graph_count": int(c["stats"].get("unique_graphs", 0)), "break_reasons": reasons,
-            "break_ids": [gb_id(r) for r in reasons], "skip_reasons": skipped,
-            "skip_ids": [gb_id(s) for s in skipped]}
+    reasons = [str(k) for k in c.get("graph_break", {})]
+    skipped = [str(k) for k in c.get("unimplemented", {})]
+    return {"graph_count": int(c["stats"].get("unique_graphs", 0)),
+            "break_reasons": [first_line(r) for r in reasons], "break_ids": [gb_id(r) for r in reasons],
+            "skip_reasons": [first_line(s) for s in skipped], "skip_ids": [gb_id(s) for s in skipped]}
 
 
 # -- dynamic shapes (capture/dynamic.py) ------------------------------------------------
