@@ -236,3 +236,20 @@ def triage_tables(clusters: list[Any], run_id: str, limit: int | None = 30) -> l
                       caption="details: graphcrawl triage show CLUSTER · repro script: "
                               "graphcrawl triage repro CASE -o repro.py · only one kind: --kind compiler|harness"))
     return out
+
+
+def break_tables(groups: list[Any], run_id: str, limit: int | None = 30) -> list[Table]:
+    """Graph breaks by (id, reason), and a repro command for an example of each."""
+    shown = groups if limit is None else groups[:limit]
+    total = sum(g.cases for g in groups)
+    caption = (f"{len(groups):,} distinct breaks over {total:,} case-breaks (run {run_id}); a case can pass "
+               "with breaks" + (f"; {len(groups) - len(shown):,} more (--limit 0)" if len(shown) < len(groups) else ""))
+    main = _table("Graph breaks by id and reason", ["id", "reason", "cases", "passing", "breaks", "projects",
+                                                   "statuses"], [
+        [g.id or "-", short(g.reason, 90), num(g.cases), num(g.passing), num(g.breaks), num(g.projects),
+         ", ".join(f"{s} {n}" for s, n in g.statuses.items())] for g in shown],
+        numeric=(2, 3, 4, 5), caption=caption)
+    ex = _table("Examples", ["id", "case", "repro"], [
+        [g.id or "-", e, f"graphcrawl triage repro '{e}' --run {run_id} -o repro.py"]
+        for g in shown for e in g.examples[:2]])
+    return [main, ex]
