@@ -125,7 +125,7 @@ class Crawl:
                 ref = RepoRef(known_local_id(self.store, ref), ref.url)
             owner, _, name = ref.id.partition("/")
             self.store.upsert_repo({"id": ref.id, "url": ref.url, "owner": owner, "name": name,
-                                    "source": "user"})
+                                    "source": "user", "selected": 1})
             ids.append(ref.id)
         return ids
 

@@ -33,6 +33,7 @@ class Report:
     break_ids: list[dict[str, Any]]
     yields: dict[str, Any]
     failure_split: list[dict[str, Any]] = field(default_factory=list)
+    repos_seen_not_selected: int = 0
     projects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -49,6 +50,7 @@ class Report:
             "repo_funnel": [r.as_dict() for r in self.repo_funnel],
             "case_funnel": [r.as_dict() for r in self.case_funnel],
             "failure_split": self.failure_split,
+            "repos_seen_not_selected": self.repos_seen_not_selected,
             "rates": [r.as_dict() for r in self.rates],
             "distributions": {k: {"label": distributions.METRICS[k][0], "unit": distributions.METRICS[k][1],
                                   **v.as_dict()} for k, v in self.distributions.items()},
@@ -77,7 +79,7 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
     return Report(
         run=run_info(scope), project=scope.project,
         repo_funnel=funnel.repo_funnel(scope), case_funnel=funnel.case_funnel(scope),
-        failure_split=funnel.failure_split(scope),
+        failure_split=funnel.failure_split(scope), repos_seen_not_selected=funnel.seen_not_selected(scope),
         pending=funnel.pending_cases(scope), rates=rates.rates(scope),
         distributions=dists, histograms=hists,
         break_buckets=distributions.break_count_buckets(scope),

@@ -96,10 +96,13 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
             for r in data["case_funnel"]]
     caption = f"{data['pending']:,} cases of these projects have no result yet" if data["pending"] else None
     out.append(_table("Case funnel", ["status", "kind", "cases", "share"], rows, numeric=(2, 3), caption=caption))
-    out.append(_table("Repo funnel (all repos in the database)" if not data["project"] else "Repo",
+    seen = data.get("repos_seen_not_selected") or 0
+    out.append(_table("Repo funnel (repos the crawls selected)" if not data["project"] else "Repo",
                       ["status", "repos", "share"],
                       [[r["status"], num(r["count"]), pct(r["percent"])] for r in data["repo_funnel"]],
-                      numeric=(1, 2)))
+                      numeric=(1, 2),
+                      caption=(f"{seen:,} more repos were seen by discovery but not selected (beyond --limit); "
+                               "kept for the next discovery, not counted" if seen else None)))
     out.append(_table("Distributions", ["metric", "n", "median", "p90", "geomean", "min", "max"], [
         [d["label"] + (f" ({d['unit']})" if d["unit"] else ""), num(d["n"]), num(d["median"]),
          num(d["p90"]), num(d["geomean"]), num(d["min"]), num(d["max"])]
