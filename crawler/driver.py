@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 from capture.pool import Reply, WorkerPool
 from capture.sandbox import SandboxConfig
 from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
+from crawler.machine_load import LoadSampler
 from crawler.repo_ref import RepoRef, parse_repo
 from crawler.scan import scan_checkout
 from db.store import Store
@@ -213,9 +214,13 @@ class Crawl:
         written = 0
         submitted = 0
         open_cases: dict[str, int] = {}
+        load = LoadSampler((self.store.run(run_id) or {}).get("load_avg"))  # issue 12: is time comparable?
 
         def handle(reply: Reply) -> None:
             nonlocal written
+            load.sample()
+            if load.n % 10 == 1:
+                self.store.db["runs"].update(run_id, {"load_avg": load.json()})
             req, res = reply.request, reply.result
             if res.get("spec") and req.get("spec") is None:
                 self.store.set_case_spec(req["case_id"], res["spec"], res.get("found_by"), res.get("stubs"), run_id)
@@ -260,6 +265,8 @@ class Crawl:
                 reply = pool.next_reply()
                 if reply:
                     handle(reply)
+        if load.n:
+            self.store.db["runs"].update(run_id, {"load_avg": load.json()})
         return written
 
     def _remove(self, path: Path) -> None:

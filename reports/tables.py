@@ -191,12 +191,22 @@ def compare_tables(cmp: Any, limit: int | None = 20) -> list[Table]:
     t.caption = (t.caption + " · " if t.caption else "") + (
         f"compile time ×{th.compile_ratio:g} and +{th.min_compile_delta_s:g} s, speedup ×{th.speedup_ratio:g}, "
         f"graph breaks +{th.break_delta + 1} or more")
+    timing = getattr(cmp, "timing", None) or {}
+    if not timing.get("comparable", True):
+        t.caption += (f" · NOT COMPARABLE ON TIME: {timing['why']}"
+                      + (f"; {timing['skipped']:,} compile times not judged" if timing.get("skipped") else ""))
     out.append(t)
     out.append(metric("Metric improvements", cmp.metric_improvements))
     return out
 
 
 def compare_verdict(cmp: Any) -> str:
+    timing = getattr(cmp, "timing", None) or {}
+    note = "" if timing.get("comparable", True) else " (runs not comparable on wall time: machine load differed)"
+    return _verdict(cmp) + note
+
+
+def _verdict(cmp: Any) -> str:
     if cmp.regressed:
         return (f"REGRESSED: {len(cmp.newly_failing):,} newly failing, "
                 f"{len(cmp.metric_regressions):,} metric regressions")

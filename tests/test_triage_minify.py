@@ -40,7 +40,8 @@ def test_minify_a_parity_failure_of_inductor(tmp_path, session_workdir, capsys):
     assert "minifier on: repro_after='aot' repro_level=4" in proc.stderr
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("minified repro: "))
     minified = Path(line.split(": ", 1)[1])
-    assert minified.is_file() and minified.parent == tmp_path / "co" / "minify_relubug"
+    assert minified.is_file() and minified.parent.parent == tmp_path / "co"
+    assert minified.parent.name.startswith("minify_relubug")
     forward = minified.read_text().split("def forward", 1)[1].split("def load_args", 1)[0]
     assert "torch.ops.aten.relu" in forward                       # the bug's op survives ...
     assert "aten.mul" not in forward and "aten.addmm" not in forward   # ... the rest is minified away
