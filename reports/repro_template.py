@@ -200,7 +200,8 @@ def setup_minifier(after: str, recorded: dict[str, Any], debug_root: Path | None
     """torch's minifier: on the failure, torch dumps the failing graph as a minifier_launcher.py
     under `debug_root` (repro level 4 checks accuracy, for parity failures; 2 dumps on an error)."""
     import torch._dynamo.config as dcfg
-    level = 4 if recorded.get("status") == "parity_failed" else 2   # 4: accuracy minification
+    level = int(os.environ.get("TORCHDYNAMO_REPRO_LEVEL")       # the user's choice, else from the status:
+                or (4 if recorded.get("status") == "parity_failed" else 2))   # 4: accuracy minification
     os.environ["TORCHDYNAMO_REPRO_AFTER"] = after
     os.environ["TORCHDYNAMO_REPRO_LEVEL"] = str(level)
     dcfg.repro_after = after

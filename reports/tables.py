@@ -97,7 +97,9 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
     caption = f"{data['pending']:,} cases of these projects have no result yet" if data["pending"] else None
     out.append(_table("Case funnel", ["status", "kind", "cases", "share"], rows, numeric=(2, 3), caption=caption))
     seen = data.get("repos_seen_not_selected") or 0
-    out.append(_table("Repo funnel (repos the crawls selected)" if not data["project"] else "Repo",
+    title = ("Repo" if data["project"] else "Repo funnel (repos the crawls selected)"
+             if data.get("repo_selection_recorded") else "Repo funnel (all repos in the database)")
+    out.append(_table(title,
                       ["status", "repos", "share"],
                       [[r["status"], num(r["count"]), pct(r["percent"])] for r in data["repo_funnel"]],
                       numeric=(1, 2),
@@ -108,6 +110,19 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
          num(d["p90"]), num(d["geomean"]), num(d["min"]), num(d["max"])]
         for d in data["distributions"].values()], numeric=range(1, 7),
         caption="geomean only where every value is > 0"))
+    h = data.get("hook_overhead") or {}
+    if h.get("cases"):
+        out.append(_table("Frame-hook overhead (Dynamo's hook, backend eager, vs plain eager)",
+                          ["", "median", "p10", "p90"], [
+            ["overhead per call (µs)", num(h["overhead_us_median"]), num(h["overhead_us_p10"]), num(h["overhead_us_p90"])],
+            ["ratio to eager (×)", num(h["ratio_median"]), num(h["ratio_p10"]), num(h["ratio_p90"])],
+            ["95% interval half width (µs)", num(h["ci_half_us_median"]), "", num(h["ci_half_us_p90"])],
+        ], numeric=(1, 2, 3), caption=(
+            f"{h['cases']:,} cases, paired repeats of the thread's CPU time (median {num(h['samples_median'])} pairs); "
+            f"noise: the overhead is resolved (95% interval excludes 0) in {h['resolved']:,} "
+            f"({pct(h['resolved_pct'])}); eager itself takes a median {num(h['eager_us_median'])} µs per call"
+            + (f" · {h['legacy_cases']:,} older results measured by wall-clock medians are left out"
+               if h.get("legacy_cases") else ""))))
     if data["break_reasons"]:
         out.append(_table("Top graph-break reasons", ["reason", "ids", "cases", "breaks"], [
             [short(b["reason"], 80), ", ".join(b["ids"]), num(b["cases"]), num(b["breaks"])]
