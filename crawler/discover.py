@@ -102,8 +102,22 @@ def discover(store: Store, *, api_base: str = "https://api.github.com", query: s
     requests_before = client.requests
     run.collect(limit)
     repos = run.top(limit)
+    mark_selected(store, [r["id"] for r in repos])
     emit("discovered", count=len(repos), requests=client.requests - requests_before, skipped=dict(run.skipped))
     return repos
+
+
+def mark_selected(store: Store, repo_ids: list[str]) -> None:
+    """Record that a crawl chose these repos (repos.selected = 1).
+
+    Why: a `--limit N` discovery stores every repo it saw in the slices it
+    walked (7,103 for N = 7,000) so that a resumed or larger discovery need not
+    fetch them again; the repo funnel counts only the selected ones, or the
+    extra repos would look like discovered-but-never-cloned.
+    """
+    for i in range(0, len(repo_ids), 500):
+        chunk = repo_ids[i:i + 500]
+        store.db.execute(f"update repos set selected = 1 where id in ({','.join('?' * len(chunk))})", chunk)
 
 
 def discovery_key(base: str, min_stars: int, max_size_kb: int | None) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
+from crawler.machine_load import LoadSampler
 from crawler.repo_ref import RepoRef, parse_repo
 from crawler.scan import scan_checkout
 from db.store import Store
@@ -122,6 +123,7 @@ class Crawl:
         self.emit = on_event
         self.workdir = Path(cfg.workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._load = LoadSampler()
         self.submitted = 0  # cases handed to an executor in this invocation (for --max-cases)
 
     # -- repos ------------------------------------------------------------
@@ -133,7 +135,7 @@ class Crawl:
                 ref = RepoRef(known_local_id(self.store, ref), ref.url)
             owner, _, name = ref.id.partition("/")
             self.store.upsert_repo({"id": ref.id, "url": ref.url, "owner": owner, "name": name,
-                                    "source": "user"})
+                                    "source": "user", "selected": 1})
             ids.append(ref.id)
         return ids
 
@@ -168,7 +170,10 @@ class Crawl:
         pending = self.store.repos_with_pending(run_id)
         todo = [r for r in repos if r["id"] in pending or r.get("status") not in ("scanned", "no_modules")]
         self.emit("repos", total=len(todo))
+        self._load = LoadSampler((self.store.run(run_id) or {}).get("load_avg"))
         new_results = executor.run(self, run_id, todo)
+        if self._load.n:
+            self.store.db["runs"].update(run_id, {"load_avg": self._load.json()})
         self.store.end_run(run_id)
         return CrawlSummary(run_id=run_id, counts=self.store.result_counts(run_id),
                             repos=_repo_counts(self.store, [r["id"] for r in repos]),
@@ -219,6 +224,9 @@ class Crawl:
             row.update(node_id=node.get("node_id"), node_host=node.get("host"))
         row["trace_path"] = save_trace(self.cfg.db_path, run_id, req["case_id"], row)  # <db>.traces/, issue 12
         written = self.store.record_result(row)
+        self._load.sample()  # is this run's time comparable with another's? (report --compare)
+        if self._load.n % 10 == 1:
+            self.store.db["runs"].update(run_id, {"load_avg": self._load.json()})
         self.emit("result", case_id=req["case_id"], status=res.get("status"), repo_id=req["repo_id"],
                   node=(node or {}).get("node_id"))
         return written

@@ -284,3 +284,26 @@ def run_triage_trace(db: str | Path, case_id: str, run: str | None = None, outpu
         raise ReportError(f"tlparse failed on {trace}: {(proc.stderr or proc.stdout).strip()[-500:]}")
     out.write(f"trace: {trace}\nrendered: {index}\n" + (f"graph-break/recompile log: {logs}\n" if logs else ""))
     return 0
+
+
+def run_triage_breaks(db: str | Path, run: str | None = None, project: str | None = None, fmt: str = "table",
+                      limit: int | None = 30, output: str | Path | None = None, out: TextIO | None = None) -> int:
+    """`graphcrawl triage breaks`: graph breaks by id and reason, passing and failing cases alike."""
+    from reports.breaks import break_groups
+    out = out or sys.stdout
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    with open_scope(db, run, project) as scope:
+        groups = break_groups(scope)
+        run_id = scope.run_id
+    shown = groups if limit is None else groups[:limit]
+    if fmt == "json":
+        _emit(json.dumps({"run": run_id, "project": project, "groups": [g.as_dict() for g in shown],
+                          "total_groups": len(groups)}, indent=2), out, output)
+    elif fmt == "csv":
+        rows = [dict(g.as_dict(), statuses=json.dumps(g.statuses), examples=" ".join(g.examples)) for g in shown]
+        _emit(csvout.write_rows(["id", "reason", "cases", "passing", "breaks", "projects", "statuses", "examples",
+                                 "example_reason"], rows), out, output)
+    else:
+        _render_tables(tables.break_tables(groups, run_id, limit), ReportOptions(db=db, fmt=fmt, output=output), out)
+    return 0

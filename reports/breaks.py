@@ -100,3 +100,65 @@ def top_break_ids(scope: Scope, limit: int | None = 15) -> list[dict[str, Any]]:
     ranked = sorted(cases, key=lambda b: (-cases[b], -breaks[b], b))
     out = [{"id": b, "breaks": breaks[b], "cases": cases[b]} for b in ranked]
     return out if limit is None else out[:limit]
+
+
+@dataclass
+class BreakGroup:
+    """One graph break, as a compiler engineer fixes it: torch's id and the normalized reason,
+    with how many cases hit it, how many of those still pass, and examples to reproduce."""
+
+    id: str                    # torch's graph-break id (GBxxxx), "" when torch gave none
+    reason: str                # normalized reason text
+    example_reason: str        # one raw text
+    cases: int
+    breaks: int
+    projects: int
+    passing: int               # cases with this break whose status is pass
+    statuses: dict[str, int]
+    examples: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def break_groups(scope: Scope, limit: int | None = None, examples: int = 3) -> list[BreakGroup]:
+    """Every graph break of the scope by (break id, normalized reason), across passing and
+    failing cases alike (a case can pass with breaks), most cases first."""
+    where, params = scope.base_where()
+    rows = scope.conn.execute(
+        f"select x.case_id, x.repo_id, x.status, x.break_reasons, x.break_ids from results x where {where} "
+        "and (x.break_reasons is not null and x.break_reasons != '[]') order by x.case_id", params).fetchall()
+    reasons_l = json_lists([r[3] for r in rows])
+    ids_l = json_lists([r[4] for r in rows])
+    acc: dict[tuple[str, str], dict[str, Any]] = {}
+    for (case_id, repo, status, _, _), reasons, ids in zip(rows, reasons_l, ids_l):
+        seen: set[tuple[str, str]] = set()
+        for i, raw in enumerate(reasons):
+            raw = str(raw)
+            key = (str(ids[i]) if i < len(ids) and ids[i] else "", normalize_message(raw) or raw)
+            g = acc.setdefault(key, {"raw": raw, "breaks": 0, "members": []})
+            g["breaks"] += 1
+            if key not in seen:
+                seen.add(key)
+                g["members"].append((case_id, repo, status))
+    out = []
+    for (bid, reason), g in acc.items():
+        members = g["members"]
+        statuses = Counter(s for _, _, s in members)
+        picked: list[str] = []
+        projects_seen: set[str] = set()
+        for case_id, repo, _ in members:              # distinct projects first, as triage does
+            if repo not in projects_seen and len(picked) < examples:
+                picked.append(case_id)
+                projects_seen.add(repo)
+        for case_id, _, _ in members:
+            if len(picked) >= examples:
+                break
+            if case_id not in picked:
+                picked.append(case_id)
+        out.append(BreakGroup(id=bid, reason=reason, example_reason=g["raw"], cases=len(members),
+                              breaks=g["breaks"], projects=len({r for _, r, _ in members}),
+                              passing=statuses.get("pass", 0), statuses=dict(sorted(statuses.items())),
+                              examples=picked))
+    out.sort(key=lambda b: (-b.cases, -b.projects, b.id, b.reason))
+    return out if limit is None else out[:limit]

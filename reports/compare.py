@@ -58,6 +58,7 @@ class Comparison:
     newly_passing: list[dict[str, Any]] = field(default_factory=list)
     metric_regressions: list[dict[str, Any]] = field(default_factory=list)
     metric_improvements: list[dict[str, Any]] = field(default_factory=list)
+    timing: dict[str, Any] = field(default_factory=dict)   # timing_comparability(); see compile_metric
 
     @property
     def regressed(self) -> bool:
@@ -76,14 +77,55 @@ class Comparison:
         return d
 
 
-def _pair_sql(project: str | None) -> str:
+# Two runs whose machines were loaded differently by more than this factor (the share of a
+# core a CPU-bound process gets: max(1, load per core)) are not comparable on wall time.
+LOAD_FACTOR_LIMIT = 1.25
+
+
+def _load(run: dict[str, Any]) -> dict[str, Any] | None:
+    import json
+    try:
+        value = json.loads(run.get("load_avg") or "null")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and value.get("n") else None
+
+
+def timing_comparability(run_a: dict[str, Any], run_b: dict[str, Any]) -> dict[str, Any]:
+    """Whether wall-clock compile times of two runs can be compared, and why not.
+
+    From the load average each run recorded (runs.load_avg): a CPU-bound compile
+    on a machine with load L per core gets about 1/max(1, L) of a core, so
+    runs whose factors differ by more than LOAD_FACTOR_LIMIT are not
+    comparable on wall time; compile CPU time (results.compile_cpu_s, process +
+    children) is then compared instead where both runs have it.
+    """
+    la, lb = _load(run_a), _load(run_b)
+    out: dict[str, Any] = {"load_a": la, "load_b": lb, "comparable": True, "why": None}
+    if la is None or lb is None:
+        out["why"] = "load not recorded for " + ("both runs" if la is None and lb is None else
+                                                 ("run A" if la is None else "run B")) + "; assumed comparable"
+        return out
+    fa = max(1.0, la["mean"] / max(1, la.get("cores") or 1))
+    fb = max(1.0, lb["mean"] / max(1, lb.get("cores") or 1))
+    out["factor"] = round(max(fa, fb) / min(fa, fb), 3)
+    if out["factor"] > LOAD_FACTOR_LIMIT:
+        out["comparable"] = False
+        out["why"] = (f"load average {la['mean']:g} on {la.get('cores')} cores in A vs {lb['mean']:g} on "
+                      f"{lb.get('cores')} in B: wall-clock compile times differ by load alone "
+                      f"(x{out['factor']:.2f}); compared on compile CPU time where recorded, else not at all")
+    return out
+
+
+def _pair_sql(project: str | None, cpu_a: str = "null", cpu_b: str = "null") -> str:
     from reports import predicates
     r = predicates.REDUCED
     side = lambda t: (f"{t}.status, {t}.stage, " + ", ".join(r[c].replace("x.", f"{t}.")  # noqa: E731
                                                             for c in ("graph_count", "graph_break_count",
                                                                       "max_abs_err"))
                       + f", {t}.compile_s, {t}.speedup, {t}.graph_break_count")
-    sql = (f"select a.case_id, a.repo_id, {side('a')}, {side('b')}, a.compile_cache, b.compile_cache "
+    sql = (f"select a.case_id, a.repo_id, {side('a')}, {side('b')}, a.compile_cache, b.compile_cache, "
+           f"{cpu_a}, {cpu_b} "
            "from results a join results b on b.case_id = a.case_id and b.run_id = ? where a.run_id = ?")
     return sql + (" and a.repo_id = ?" if project else "") + " order by a.case_id"
 
@@ -119,7 +161,10 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
     conn = store.db.conn
     cur = conn.cursor()
     cur.row_factory = None
-    pairs = cur.execute(_pair_sql(project), [run_b, run_a] + ([project] if project else [])).fetchall()
+    scope = Scope(store, run_a)
+    pairs = cur.execute(_pair_sql(project, scope.col("compile_cpu_s", "a"), scope.col("compile_cpu_s", "b")),
+                        [run_b, run_a] + ([project] if project else [])).fetchall()
+    timing = timing_comparability(store.run(run_a) or {}, store.run(run_b) or {})
     proj = " and repo_id = ?" if project else ""
     total_a, total_b = (cur.execute(f"select count(*) from results where run_id = ?{proj}",
                                     [run] + ([project] if project else [])).fetchone()[0] for run in (run_a, run_b))
@@ -149,6 +194,11 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
                              ("graph_break_count", p[9], p[17])):
             if metric == "compile_s" and p[18] != p[19]:
                 continue  # a warm-cache compile is not comparable with a cold one
+            if metric == "compile_s" and not timing["comparable"] and a is not None and b is not None:
+                if p[20] is None or p[21] is None:
+                    timing["skipped"] = timing.get("skipped", 0) + 1
+                    continue  # wall time under different load: no verdict
+                metric, a, b = "compile_cpu_s", p[20], p[21]
             verdict = _metric_change(metric, a, b, th)
             if verdict:
                 row = {"case_id": p[0], "project": p[1], "status_a": sa, "status_b": sb, "a": a, "b": b,
@@ -173,14 +223,15 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
         common=common, only_a=total_a - common, only_b=total_b - common, levels=levels,
         transitions=[{"a": a, "b": b, "count": n} for (a, b), n in sorted(transitions.items())],
         newly_failing=[case_row(*f) for f in failing], newly_passing=[case_row(*f) for f in passing],
-        metric_regressions=sorted(regress, key=order), metric_improvements=sorted(improve, key=order))
+        metric_regressions=sorted(regress, key=order), metric_improvements=sorted(improve, key=order),
+        timing=timing)
 
 
 def _metric_change(metric: str, a: Any, b: Any, th: Thresholds) -> int:
     """+1 for a regression beyond the thresholds, -1 for an improvement, 0 otherwise."""
     if a is None or b is None:
         return 0
-    if metric == "compile_s":
+    if metric in ("compile_s", "compile_cpu_s"):
         if a <= 0 or b <= 0:
             return 0
         if b >= a * th.compile_ratio and b - a >= th.min_compile_delta_s:

@@ -36,17 +36,34 @@ def _pct(n: int, total: int) -> float:
 def repo_funnel(scope: Scope) -> list[FunnelRow]:
     """Repos by status (repo status is not per run: all repos in the database,
     or the one project of the scope)."""
-    sql = "select status, count(*) from repos"
+    sql = "select status, count(*) from repos where 1"
     params: list[Any] = []
     if scope.project is not None:
-        sql += " where id = ?"
+        sql += " and id = ?"
         params.append(scope.project)
+    elif selection_recorded(scope):   # only what a crawl selected, not every repo a discovery saw
+        sql += " and selected = 1"
     counts = {s: n for s, n in scope.query(sql + " group by status", params)}
     total = sum(counts.values())
     order = [s.value for s in RepoStatus]
     names = order + sorted(s for s in counts if s not in order)
     return [FunnelRow(s, None, counts.get(s, 0), _pct(counts.get(s, 0), total))
             for s in names if s in counts or s in order]
+
+
+def selection_recorded(scope: Scope) -> bool:
+    """Whether this database records which repos a crawl selected (repos.selected, issue 12);
+    older ones don't, and their funnel counts every repo as before."""
+    if scope.col("selected", "r", "repos") == "null":
+        return False
+    return scope.query("select 1 from repos where selected = 1 limit 1") != []
+
+
+def seen_not_selected(scope: Scope) -> int:
+    """Repos a discovery stored while walking its slices that no crawl selected."""
+    if scope.project is not None or not selection_recorded(scope):
+        return 0
+    return scope.query("select count(*) from repos where selected is null or selected = 0")[0][0]
 
 
 def case_funnel(scope: Scope) -> list[FunnelRow]:

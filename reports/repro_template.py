@@ -32,6 +32,7 @@ from typing import Any
 EMBEDDED: dict[str, Any] = {}  # <graphcrawl:embedded>
 
 LADDER = ["eager", "aot_eager", "inductor"]
+MINIFY_ROOT: Path | None = None   # set by main() when --minify
 UNWRAP = ("BackendCompilerFailed", "InductorError", "LoadError")
 
 
@@ -195,15 +196,45 @@ def compile_and_check(module: Any, args: list[Any], kwargs: dict[str, Any], back
     return None
 
 
-def setup_minifier(after: str, recorded: dict[str, Any]) -> None:
-    """torch's minifier: dump a repro of the failing graph and shrink it."""
+def setup_minifier(after: str, recorded: dict[str, Any], debug_root: Path | None = None) -> None:
+    """torch's minifier: on the failure, torch dumps the failing graph as a minifier_launcher.py
+    under `debug_root` (repro level 4 checks accuracy, for parity failures; 2 dumps on an error)."""
     import torch._dynamo.config as dcfg
-    level = 4 if recorded.get("status") == "parity_failed" else 2   # 4: accuracy minification
+    level = int(os.environ.get("TORCHDYNAMO_REPRO_LEVEL")       # the user's choice, else from the status:
+                or (4 if recorded.get("status") == "parity_failed" else 2))   # 4: accuracy minification
     os.environ["TORCHDYNAMO_REPRO_AFTER"] = after
     os.environ["TORCHDYNAMO_REPRO_LEVEL"] = str(level)
     dcfg.repro_after = after
     dcfg.repro_level = level
+    if debug_root is not None:
+        debug_root.mkdir(parents=True, exist_ok=True)
+        dcfg.debug_dir_root = str(debug_root)
     log(f"minifier on: repro_after={after!r} repro_level={level}; output under {dcfg.debug_dir_root}")
+
+
+def run_minifier(debug_root: Path, timeout_s: float = 3600) -> Path | None:
+    """Run the minifier_launcher.py torch dumped (in-process queries: --no-isolate, much faster);
+    returns the minified repro torch writes (repro.py in `debug_root`), or None."""
+    launchers = sorted(debug_root.rglob("minifier_launcher.py"), key=lambda p: p.stat().st_mtime)
+    if not launchers:
+        log(f"torch dumped no minifier_launcher.py under {debug_root}: nothing to minify")
+        return None
+    launcher = launchers[-1]
+    log(f"minifying with torch's minifier: {launcher}")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(launcher), "minify", "--no-isolate"], cwd=debug_root,
+                          capture_output=True, text=True, timeout=timeout_s)
+    out = debug_root / "repro.py"
+    tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+    if not out.exists():
+        log(f"the minifier wrote no repro (exit {proc.returncode}): {' | '.join(tail)}")
+        return None
+    log(f"minified in {time.perf_counter() - start:.0f} s: {out}")
+    return out
+
+
+def minify_dir(co: Path) -> Path:
+    return co.parent / f"minify_{EMBEDDED['case']['name']}"
 
 
 def reproduce(module: Any, args: list[Any], kwargs: dict[str, Any], spec: dict[str, Any], backend: str,
@@ -237,7 +268,7 @@ def reproduce(module: Any, args: list[Any], kwargs: dict[str, Any], spec: dict[s
 
     with stage("capture"):
         with torch.no_grad() if no_grad else _Null():
-            info = torch_api.explain(module, args, kwargs)
+            info = capture_info(torch_api, module, args, kwargs, run["dynamic"])
         log(f"captured {info.graph_count} graph(s), {info.graph_break_count} graph break(s)")
         for reason, gid in zip(info.break_reasons, info.break_ids):
             log(f"  break {gid or '-'}: {reason}")
@@ -255,7 +286,7 @@ def reproduce(module: Any, args: list[Any], kwargs: dict[str, Any], spec: dict[s
         hooked = torch.compile(module, backend="eager", fullgraph=bool(run["fullgraph"]), dynamic=run["dynamic"])
         call(hooked, args, kwargs, seed, no_grad)
     if minify:
-        setup_minifier(minify, EMBEDDED["recorded"])
+        setup_minifier(minify, EMBEDDED["recorded"], MINIFY_ROOT)
     compile_and_check(module, args, kwargs, backend, out1, ref64, no_grad)
     if nondeterministic:
         log("compiled output matches, but eager is nondeterministic: the run records eager_nondeterministic")
@@ -278,6 +309,16 @@ def run_ladder(module: Any, args: list[Any], kwargs: dict[str, Any], backends: l
         print(f"{backend:>10}: ok", flush=True)
     print("no backend fails", flush=True)
     return 0
+
+
+def capture_info(torch_api: Any, module: Any, args: list[Any], kwargs: dict[str, Any], dynamic: Any) -> Any:
+    """What Dynamo captured, the way the case engine measures it (a counting backend;
+    `explain` in graphcrawl trees older than the case steps)."""
+    if hasattr(torch_api, "CountingCapture"):
+        trace = torch_api.CountingCapture(module, dynamic=dynamic)
+        trace.compiled(*args, **kwargs)
+        return trace.info()
+    return torch_api.explain(module, args, kwargs)
 
 
 class _Null:
@@ -312,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(co))
     import torch  # noqa: F401 - after the checkout, so a clone failure is quick
     ladder = [b.strip() for b in opts.ladder_backends.split(",") if b.strip()] if opts.ladder else None
+    global MINIFY_ROOT
+    MINIFY_ROOT = minify_dir(co) if opts.minify else None
     try:
         module, args, kwargs, spec = build(co, opts.device)
         return reproduce(module, args, kwargs, spec, opts.backend, opts.minify_after if opts.minify else None,
@@ -322,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"FAILED at stage {failed.stage}: {type(err).__name__}: {str(err)[:500]}")
         log(("REPRODUCED: same exception type as recorded" if same else
              f"DIFFERENT from the recorded {recorded['error_type']} at {recorded['stage']}"))
+        if MINIFY_ROOT is not None:
+            minified = run_minifier(MINIFY_ROOT)
+            if minified is not None:
+                print(f"minified repro: {minified}", flush=True)
         raise err from None
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports import breaks, checks, distributions, funnel, projects, rates, yields
+from reports import breaks, checks, distributions, funnel, overhead, projects, rates, yields
 from reports.scope import Scope
 from reports.stats import Dist, Histogram
 
@@ -33,6 +33,9 @@ class Report:
     break_ids: list[dict[str, Any]]
     yields: dict[str, Any]
     failure_split: list[dict[str, Any]] = field(default_factory=list)
+    repos_seen_not_selected: int = 0
+    hook_overhead: dict[str, Any] = field(default_factory=dict)
+    repo_selection_recorded: bool = False
     projects: list[dict[str, Any]] = field(default_factory=list)
     time_shares: dict[str, Any] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
@@ -53,6 +56,9 @@ class Report:
             "repo_funnel": [r.as_dict() for r in self.repo_funnel],
             "case_funnel": [r.as_dict() for r in self.case_funnel],
             "failure_split": self.failure_split,
+            "repos_seen_not_selected": self.repos_seen_not_selected,
+            "hook_overhead": self.hook_overhead,
+            "repo_selection_recorded": self.repo_selection_recorded,
             "rates": [r.as_dict() for r in self.rates],
             "distributions": {k: {"label": distributions.METRICS[k][0], "unit": distributions.METRICS[k][1],
                                   **v.as_dict()} for k, v in self.distributions.items()},
@@ -83,7 +89,9 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
     return Report(
         run=run_info(scope), project=scope.project,
         repo_funnel=funnel.repo_funnel(scope), case_funnel=funnel.case_funnel(scope),
-        failure_split=funnel.failure_split(scope),
+        failure_split=funnel.failure_split(scope), repos_seen_not_selected=funnel.seen_not_selected(scope),
+        hook_overhead=overhead.hook_overhead_section(scope),
+        repo_selection_recorded=funnel.selection_recorded(scope),
         pending=funnel.pending_cases(scope), rates=rates.rates(scope),
         distributions=dists, histograms=hists,
         break_buckets=distributions.break_count_buckets(scope),

@@ -96,15 +96,33 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
             for r in data["case_funnel"]]
     caption = f"{data['pending']:,} cases of these projects have no result yet" if data["pending"] else None
     out.append(_table("Case funnel", ["status", "kind", "cases", "share"], rows, numeric=(2, 3), caption=caption))
-    out.append(_table("Repo funnel (all repos in the database)" if not data["project"] else "Repo",
+    seen = data.get("repos_seen_not_selected") or 0
+    title = ("Repo" if data["project"] else "Repo funnel (repos the crawls selected)"
+             if data.get("repo_selection_recorded") else "Repo funnel (all repos in the database)")
+    out.append(_table(title,
                       ["status", "repos", "share"],
                       [[r["status"], num(r["count"]), pct(r["percent"])] for r in data["repo_funnel"]],
-                      numeric=(1, 2)))
+                      numeric=(1, 2),
+                      caption=(f"{seen:,} more repos were seen by discovery but not selected (beyond --limit); "
+                               "kept for the next discovery, not counted" if seen else None)))
     out.append(_table("Distributions", ["metric", "n", "median", "p90", "geomean", "min", "max"], [
         [d["label"] + (f" ({d['unit']})" if d["unit"] else ""), num(d["n"]), num(d["median"]),
          num(d["p90"]), num(d["geomean"]), num(d["min"]), num(d["max"])]
         for d in data["distributions"].values()], numeric=range(1, 7),
         caption="geomean only where every value is > 0"))
+    h = data.get("hook_overhead") or {}
+    if h.get("cases"):
+        out.append(_table("Frame-hook overhead (Dynamo's hook, backend eager, vs plain eager)",
+                          ["", "median", "p10", "p90"], [
+            ["overhead per call (µs)", num(h["overhead_us_median"]), num(h["overhead_us_p10"]), num(h["overhead_us_p90"])],
+            ["ratio to eager (×)", num(h["ratio_median"]), num(h["ratio_p10"]), num(h["ratio_p90"])],
+            ["95% interval half width (µs)", num(h["ci_half_us_median"]), "", num(h["ci_half_us_p90"])],
+        ], numeric=(1, 2, 3), caption=(
+            f"{h['cases']:,} cases, paired repeats of the thread's CPU time (median {num(h['samples_median'])} pairs); "
+            f"noise: the overhead is resolved (95% interval excludes 0) in {h['resolved']:,} "
+            f"({pct(h['resolved_pct'])}); eager itself takes a median {num(h['eager_us_median'])} µs per call"
+            + (f" · {h['legacy_cases']:,} older results measured by wall-clock medians are left out"
+               if h.get("legacy_cases") else ""))))
     if data["break_reasons"]:
         out.append(_table("Top graph-break reasons", ["reason", "ids", "cases", "breaks"], [
             [short(b["reason"], 80), ", ".join(b["ids"]), num(b["cases"]), num(b["breaks"])]
@@ -232,12 +250,22 @@ def compare_tables(cmp: Any, limit: int | None = 20) -> list[Table]:
     t.caption = (t.caption + " · " if t.caption else "") + (
         f"compile time ×{th.compile_ratio:g} and +{th.min_compile_delta_s:g} s, speedup ×{th.speedup_ratio:g}, "
         f"graph breaks +{th.break_delta + 1} or more")
+    timing = getattr(cmp, "timing", None) or {}
+    if not timing.get("comparable", True):
+        t.caption += (f" · NOT COMPARABLE ON TIME: {timing['why']}"
+                      + (f"; {timing['skipped']:,} compile times not judged" if timing.get("skipped") else ""))
     out.append(t)
     out.append(metric("Metric improvements", cmp.metric_improvements))
     return out
 
 
 def compare_verdict(cmp: Any) -> str:
+    timing = getattr(cmp, "timing", None) or {}
+    note = "" if timing.get("comparable", True) else " (runs not comparable on wall time: machine load differed)"
+    return _verdict(cmp) + note
+
+
+def _verdict(cmp: Any) -> str:
     if cmp.regressed:
         return (f"REGRESSED: {len(cmp.newly_failing):,} newly failing, "
                 f"{len(cmp.metric_regressions):,} metric regressions")
@@ -280,3 +308,20 @@ def triage_tables(clusters: list[Any], run_id: str, limit: int | None = 30) -> l
                       caption="details: graphcrawl triage show CLUSTER · repro script: "
                               "graphcrawl triage repro CASE -o repro.py · only one kind: --kind compiler|harness"))
     return out
+
+
+def break_tables(groups: list[Any], run_id: str, limit: int | None = 30) -> list[Table]:
+    """Graph breaks by (id, reason), and a repro command for an example of each."""
+    shown = groups if limit is None else groups[:limit]
+    total = sum(g.cases for g in groups)
+    caption = (f"{len(groups):,} distinct breaks over {total:,} case-breaks (run {run_id}); a case can pass "
+               "with breaks" + (f"; {len(groups) - len(shown):,} more (--limit 0)" if len(shown) < len(groups) else ""))
+    main = _table("Graph breaks by id and reason", ["id", "reason", "cases", "passing", "breaks", "projects",
+                                                   "statuses"], [
+        [g.id or "-", short(g.reason, 90), num(g.cases), num(g.passing), num(g.breaks), num(g.projects),
+         ", ".join(f"{s} {n}" for s, n in g.statuses.items())] for g in shown],
+        numeric=(2, 3, 4, 5), caption=caption)
+    ex = _table("Examples", ["id", "case", "repro"], [
+        [g.id or "-", e, f"graphcrawl triage repro '{e}' --run {run_id} -o repro.py"]
+        for g in shown for e in g.examples[:2]])
+    return [main, ex]

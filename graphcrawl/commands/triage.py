@@ -54,11 +54,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     trace.add_argument("case", help="case id (as listed by `triage show`)")
     trace.add_argument("-o", "--output", metavar="DIR", help="output directory (default: next to the trace)")
     _scope_options(trace, suppress=True)
+    breaks = actions.add_parser("breaks", help="graph breaks by id and reason, passing and failing cases alike")
+    _scope_options(breaks, suppress=True)
+    breaks.add_argument("--format", dest="fmt", choices=["table", "markdown", "csv", "json"], default=argparse.SUPPRESS)
+    breaks.add_argument("--limit", type=int, default=argparse.SUPPRESS, help="groups shown (default 30; 0 = all)")
     p.set_defaults(func=run, action=None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.api import run_triage, run_triage_repro, run_triage_show, run_triage_trace
+    from reports.api import run_triage, run_triage_repro, run_triage_show, run_triage_trace, run_triage_breaks
     from reports.scope import ReportError
 
     limit = None if args.limit == 0 else args.limit
@@ -66,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "show":
             return run_triage_show(args.db, args.cluster, run=args.run, project=args.project,
                                    fmt=args.fmt, limit=limit)
+        if args.action == "breaks":
+            return run_triage_breaks(args.db, run=args.run, project=args.project, fmt=args.fmt, limit=limit,
+                                     output=args.output)
         if args.action == "trace":
             return run_triage_trace(args.db, args.case, run=args.run, output=args.output)
         if args.action == "repro":
