@@ -1,7 +1,8 @@
 """The live view of a crawl: rich progress bars, counts per status, rate, ETA, nodes.
 
-With the Ray executor a third line lists the nodes, each with its cases in
-flight over its workers (`host/abcd1234 2/4`), and which are lost or refuse work.
+With the Ray executor a third line counts the nodes up (of those seen) and
+lists them, each with its cases in flight over its workers
+(`host/abcd1234 2/4`), or lost, refused, starting.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ class CrawlProgress:
             state = n.get("state", "ready")
             parts.append(f"{name} {n.get('in_flight', 0)}/{n.get('workers', 0)}" if state == "ready"
                          else f"{name} {state}")
-        return f"{sum(1 for n in nodes if n.get('state', 'ready') == 'ready')} up: " + ", ".join(parts)
+        return ", ".join(parts)
 
     def __call__(self, kind: str, **info: Any) -> None:
         if kind == "run":
@@ -79,7 +80,9 @@ class CrawlProgress:
         elif kind == "nodes_live":
             if self.nodes_task is None:
                 self.nodes_task = self.progress.add_task("nodes", total=None, status="")
-            self.progress.update(self.nodes_task, status=self.nodes_line(info["nodes"]))
+            up = sum(1 for n in info["nodes"] if n.get("state", "ready") == "ready")
+            self.progress.update(self.nodes_task, total=len(info["nodes"]), completed=up,
+                                 status=self.nodes_line(info["nodes"]))
         elif kind == "result":
             self.done += 1
             self.counts[info["status"] or "unknown"] += 1

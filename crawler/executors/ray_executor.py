@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -68,6 +69,17 @@ class NodeState:
         return sum(len(t.todo) for t in self.tasks.values())
 
 
+def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail in seconds with one line on a HOST:PORT nobody listens on (ray.init would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", ray:// client addresses: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ExecutorUnavailable(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
 def _size(repo: dict[str, Any]) -> tuple[int, int]:
     return (repo.get("module_count") or 0, repo.get("size_kb") or 0)
 
@@ -85,6 +97,8 @@ class RayExecutor:
         import ray
 
         quiet = {"namespace": "graphcrawl", "logging_level": logging.WARNING, "log_to_driver": False}
+        if self.address:
+            _check_reachable(self.address)
         try:
             if self.address:
                 ray.init(address=self.address, **quiet)
