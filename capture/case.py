@@ -16,7 +16,7 @@ import torch
 
 from backend import parity as parity_mod
 from backend.timing import interleaved_ms
-from capture import torch_api
+from capture import reasons, torch_api
 from capture.deduce import DeduceFailed, deduce, is_input_error
 from capture.loader import LoadError, load_class
 from capture.replay import build_inputs, build_module
@@ -96,6 +96,7 @@ def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None) -> dict[st
         result.update(error_fields(exc))
         result["status"], result["stage"] = S.OOM.value, result.get("_stage", "unknown")
     result.pop("_stage", None)
+    result["reason"] = result.get("reason") or reasons.classify(result)  # capture/reasons.py
     return result
 
 

@@ -184,7 +184,8 @@ def callable_candidates(owner: type, name: str, nargs: int) -> list[dict[str, An
     (it takes any arguments).
     """
     n = name.lower()
-    out: list[dict[str, Any]] = []
+    from capture.deduce_repo_args import factory_functions
+    out: list[dict[str, Any]] = factory_functions(name, nargs)  # the repo's own `default_conv` first
     if re.search(r"norm", n):
         out += [class_spec(nn.BatchNorm2d), class_spec(nn.LayerNorm), class_spec(nn.BatchNorm1d)]
     elif re.search(r"act|nonlin", n):
@@ -225,7 +226,7 @@ def callable_candidates(owner: type, name: str, nargs: int) -> list[dict[str, An
     seen: set[str] = set()
     uniq = []
     for s in out:
-        key = f"{s['module']}.{s['name']}"
+        key = f"{s['kind']}:{s['module']}.{s['name']}"
         if key not in seen:
             seen.add(key)
             uniq.append(s)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from capture import crawl_env
 from capture.pool import Reply, WorkerPool
 from capture.sandbox import SandboxConfig
 from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
@@ -101,7 +102,8 @@ def probe_environment(device: str) -> dict[str, Any]:
         cc = subprocess.run(["cc", "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         cc = None
-    env.update(python=platform.python_version(), compiler=cc, host=socket.gethostname())
+    env.update(python=platform.python_version(), compiler=cc, host=socket.gethostname(),
+               packages=crawl_env.versions())  # the crawl environment, recorded on the run
     return env
 
 
@@ -188,6 +190,7 @@ class Crawl:
             "backend": self.cfg.backend, "mode": self.cfg.compile_mode or "default",
             "fullgraph": int(self.cfg.fullgraph), "dynamic": None if self.cfg.dynamic is None else int(self.cfg.dynamic),
             "host": env["host"], "config": _config_json(self.cfg),
+            "packages": json.dumps(env.get("packages") or {}, sort_keys=True),
         })
         self.emit("run", run_id=run_id, env=env)
         repos = self.store.repos() if repo_ids is None else [r for i in repo_ids if (r := self.store.repo(i))]

@@ -56,7 +56,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "id": str, "torch": str, "triton": str, "python": str, "compiler": str,
         "device": str, "device_name": str, "backend": str, "mode": str,
         "fullgraph": int, "dynamic": int, "config": str, "host": str,
-        "started_at": str, "ended_at": str,
+        "started_at": str, "ended_at": str, "packages": str,
     }, "id"),
     "results": ({
         "run_id": str, "case_id": str, "module_id": str, "repo_id": str,
@@ -70,7 +70,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "compile_s": float, "compile_cache": str, "compiled_ms": float, "speedup": float,
         "max_abs_err": float, "rmse": float, "cosine": float,
         "atol": float, "rtol": float, "ladder": str, "wall_s": float,
-        "finished_at": str,
+        "finished_at": str, "reason": str,
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,

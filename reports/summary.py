@@ -15,7 +15,7 @@ from reports.scope import Scope
 from reports.stats import Dist, Histogram
 
 RUN_FIELDS = ("id", "torch", "triton", "python", "device", "device_name", "backend", "mode", "fullgraph",
-              "dynamic", "host", "started_at", "ended_at")
+              "dynamic", "host", "started_at", "ended_at", "packages")
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Report:
     project: str | None
     repo_funnel: list[funnel.FunnelRow]
     case_funnel: list[funnel.FunnelRow]
+    case_reasons: list[dict[str, Any]]
     pending: int
     rates: list[rates.Rate]
     distributions: dict[str, Dist]
@@ -47,6 +48,7 @@ class Report:
             "run": self.run, "project": self.project, "cases": self.total, "pending": self.pending,
             "repo_funnel": [r.as_dict() for r in self.repo_funnel],
             "case_funnel": [r.as_dict() for r in self.case_funnel],
+            "case_reasons": self.case_reasons,
             "rates": [r.as_dict() for r in self.rates],
             "distributions": {k: {"label": distributions.METRICS[k][0], "unit": distributions.METRICS[k][1],
                                   **v.as_dict()} for k, v in self.distributions.items()},
@@ -75,6 +77,7 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
     return Report(
         run=run_info(scope), project=scope.project,
         repo_funnel=funnel.repo_funnel(scope), case_funnel=funnel.case_funnel(scope),
+        case_reasons=funnel.case_reasons(scope),
         pending=funnel.pending_cases(scope), rates=rates.rates(scope),
         distributions=dists, histograms=hists,
         break_buckets=distributions.break_count_buckets(scope),
