@@ -128,7 +128,9 @@ WANTS_VALUE = re.compile(r"'NoneType' object (has no attribute|is not (iterable|
                          r"must be (int|real number|a number), not NoneType")
 WANTS_SCALAR = re.compile(r"unsupported operand type\(s\) for .*: '(list|tuple)' and '(int|float)'|"
                           r"'(list|tuple)' object cannot be interpreted as an integer|must be int, not (list|tuple)|"
-                          r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'")
+                          r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'|"
+                          r"must be tuple of ints, but found element of type (list|tuple)|"
+                          r"type must be tuple of ints,\s*but got (list|tuple)")
 WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|'float' object cannot be interpreted as an integer|"
                        r"argument '\w+' must be int, not float|float object cannot be interpreted|"
                        r"received an invalid combination of arguments.*float")
@@ -244,6 +246,7 @@ def _instances(cls: type, name: str, annotation: Any) -> list[dict[str, Any]]:
 
 
 def _fill_param(cls: type, state: _InitState, name: str, use: Use, annotation: Any = inspect.Parameter.empty) -> None:
+    from capture.deduce_repo_args import called_later
     spec, rule = value_from_use(name, use, annotation)
     if spec["kind"] != "class" and not (use.roles or use.is_int or use.iterated or use.keys or use.str_choices
                                         or use.unpack or use.called):
@@ -251,6 +254,11 @@ def _fill_param(cls: type, state: _InitState, name: str, use: Use, annotation: A
         if built:
             state.kwargs[name], state.alternatives[name] = built[0], built[1:] + [spec]
             state.rules[name] = "init:repo-instance"
+            return
+        if called_later(cls).get(name) == 1 and spec["kind"] not in ("module", "config"):
+            # stored and called with one input later: a layer; the identity is the neutral one
+            state.kwargs[name], state.alternatives[name] = {"kind": "module", "name": "Identity"}, [spec]
+            state.rules[name] = "init:called-later"
             return
     if spec["kind"] == "class":
         nargs = use.called[0] if use.called else 1

@@ -132,3 +132,37 @@ def _import_siblings(owner: type, word: str) -> bool:
         except Exception:  # noqa: BLE001 - a sibling that does not import offers nothing
             continue
     return imported
+
+
+def called_later(cls: type) -> dict[str, int]:
+    """{__init__ param: positional args} for params stored on self and called elsewhere in the
+    class (`self.attention = attention` ... `self.attention(x, x, x)`): layers, not numbers."""
+    import ast
+    import textwrap
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return {}
+    klass = next((n for n in tree.body if isinstance(n, ast.ClassDef)), None)
+    if klass is None:
+        return {}
+    init = next((n for n in klass.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    if init is None:
+        return {}
+    params = {a.arg for a in init.args.args[1:] + init.args.kwonlyargs}
+    stored: dict[str, str] = {}
+    for node in ast.walk(init):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in params:
+            for t in node.targets:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                    stored[t.attr] = node.value.id
+    out: dict[str, int] = {}
+    for fn in klass.body:
+        if not isinstance(fn, ast.FunctionDef) or fn.name == "__init__":
+            continue
+        for node in ast.walk(fn):
+            f = node.func if isinstance(node, ast.Call) else None
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
+                    and f.attr in stored:
+                out.setdefault(stored[f.attr], len(node.args))
+    return out

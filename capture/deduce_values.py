@@ -106,6 +106,8 @@ def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[st
         if n == "padding_mode":
             return const("zeros")
         return const(None)
+    if ann == "int":  # an explicit int annotation wins over a plural name (`dims: int`)
+        return const(guess_int(n) or guess_int(re.sub(r"(s|_list)$", "", n)) or 16)
     if "tuple" in ann or "list" in ann or "sequence" in ann or re.search(
             r"(sizes|dims|_list|widths|channels_list|features_list|strides|kernels|layers_cfg|channel_mult|"
             r"ch_mult|mults|depths|num_heads_list|hidden_dims|hidden_sizes|filters|blocks_per_stage)$", n):

@@ -328,6 +328,16 @@ class _Attempts:
         cpp_extension.load = cpp_extension.load_inline = load  # type: ignore[assignment]
         return saved
 
+    def fix_broken_binary(self, exc: ImportError) -> bool:
+        """A compiled extension of the repo that is there but does not load (built for another
+        torch: `_ext.so: undefined symbol`): stub that module alone, like one never built."""
+        name, path = getattr(exc, "name", None), getattr(exc, "path", None) or ""
+        if not name or name in self.exact or not path.startswith(str(self.checkout)) \
+                or not path.endswith((".so", ".pyd", ".dylib")):
+            return False
+        self.exact.add(name)
+        return True
+
     def fix_chained(self, exc: BaseException, local: set[str]) -> bool:
         """`try: from ._ext import x / except ImportError: raise ImportError("build it first")`: fix the cause."""
         inner = exc.__cause__ or exc.__context__
@@ -458,7 +468,7 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             raise LoadError(f"module called sys.exit({exc.code!r}) during import", cause=exc) from exc
         except BaseException as exc:  # noqa: BLE001 - any import error is the case's status
             if (isinstance(exc, ImportError) and (state.fix_cannot_import(exc) or state.fix_missing_name(exc)
-                                                  or state.fix_chained(exc, local))) \
+                                                  or state.fix_broken_binary(exc) or state.fix_chained(exc, local))) \
                     or (isinstance(exc, Exception) and (state.fix_version(exc) or state.fix_extension_build(exc))):
                 _forget(local | state.roots | {e.split(".")[0] for e in state.exact}, before, checkout, state.keep)
                 continue

@@ -85,6 +85,9 @@ def test_factory_and_instance_arguments_come_from_the_repo(yield_crawl: Path) ->
     assert conv["kind"] == "function" and conv["name"] == "default_conv"
     attn = json.loads(rows[("models/encoder.py", "EncoderLayer")]["spec"])["init"]["kwargs"]["attention"]
     assert attn["kind"] == "instance" and attn["name"] == "FullAttention"
+    row = rows[("wrappers.py", "PreNormResidual")]
+    assert json.loads(row["spec"])["init"]["kwargs"]["wrapped_thing"] == {"kind": "module", "name": "Identity"}
+    assert "init:called-later" in json.loads(row["found_by"])
 
 
 def test_the_run_records_its_crawl_environment(yield_crawl: Path) -> None:

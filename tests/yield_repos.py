@@ -235,6 +235,20 @@ class EncoderLayer(nn.Module):
         return self.proj(x + y)
 ''',
     "models/model.py": "from models.attn import FullAttention\nfrom models.encoder import EncoderLayer\n",
+    # 8. an argument stored on self and called later with one input: a layer, not a number
+    "wrappers.py": '''
+import torch.nn as nn
+
+
+class PreNormResidual(nn.Module):
+    def __init__(self, dim, wrapped_thing):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.inner = wrapped_thing
+
+    def forward(self, x):
+        return x + self.inner(self.norm(x))
+''',
 }
 
 EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -253,6 +267,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("bases.py", "AbstractBackbone"): ("init_failed", "not_a_model"),
     ("models/attn.py", "FullAttention"): ("pass", None),
     ("models/encoder.py", "EncoderLayer"): ("pass", None),
+    ("wrappers.py", "PreNormResidual"): ("pass", None),
 }
 
 
