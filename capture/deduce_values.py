@@ -93,8 +93,9 @@ def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[st
     if re.fullmatch(r"fn|func|function|module|layer|sublayer|sub_layer|body|inner|wrapped|submodule|"
                     r"transformer_block|residual_fn|fn_module", n) and ann in ("", "nn.module", "module", "callable"):
         return {"kind": "module", "name": "Identity"}  # stored and called in forward: a layer
-    if ann in ("str",) or re.search(r"(^|_)(act|activation|act_layer|norm|norm_layer|mode|type|name|method|pool|"
-                                     r"init|path|file|dir|fn|func|kind|padding_mode|reduction|nonlinearity)($|_)", n):
+    if ann in ("str",) or (re.search(r"(^|_)(act|activation|act_layer|norm|norm_layer|mode|type|name|method|pool|"
+                                      r"init|path|file|dir|fn|func|kind|padding_mode|reduction|nonlinearity)($|_)", n)
+                           and not re.search(r"_(features|channels|planes|size|dim|num|count|classes|ch)$", n)):
         if re.search(r"path|file|dir", n):
             return const("")
         if re.search(r"act|nonlinearity", n):
