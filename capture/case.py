@@ -17,7 +17,7 @@ from __future__ import annotations
 import traceback
 from typing import Any, Callable
 
-from capture import torch_api
+from capture import reasons, torch_api
 from capture.steps import (  # noqa: F401 - CaptureSkipped, is_compile_error: used by repro scripts
     Case, CaseEnded, CaptureSkipped, StageFn, is_compile_error)
 from capture import steps
@@ -69,6 +69,7 @@ def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None) -> dict[st
         result.update(error_fields(exc))
         result["status"], result["stage"] = S.OOM.value, result.get("_stage", "unknown")
     result.pop("_stage", None)
+    result["reason"] = result.get("reason") or reasons.classify(result)  # capture/reasons.py
     return result
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from capture import specs
+from capture import reasons, specs
 from capture.deduce_fixes import propose
 from capture.deduce_inputs import (LENGTH_NAMES, MASK_NAMES, Slot, candidates_from_layer, context_for,
                                    first_layer, make_candidates, name_candidates)
@@ -128,7 +128,9 @@ WANTS_VALUE = re.compile(r"'NoneType' object (has no attribute|is not (iterable|
                          r"must be (int|real number|a number), not NoneType")
 WANTS_SCALAR = re.compile(r"unsupported operand type\(s\) for .*: '(list|tuple)' and '(int|float)'|"
                           r"'(list|tuple)' object cannot be interpreted as an integer|must be int, not (list|tuple)|"
-                          r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'")
+                          r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'|"
+                          r"must be tuple of ints, but found element of type (list|tuple)|"
+                          r"type must be tuple of ints,\s*but got (list|tuple)")
 WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|'float' object cannot be interpreted as an integer|"
                        r"argument '\w+' must be int, not float|float object cannot be interpreted|"
                        r"received an invalid combination of arguments.*float")
@@ -179,6 +181,37 @@ def _required_params(fn: Any) -> tuple[list[inspect.Parameter], bool]:
     return required, varargs
 
 
+# Flags that make a constructor download weights (no network in the sandbox, and graph
+# capture does not need trained weights): set to skip them.
+PRETRAINED_FLAG = re.compile(r"^(pretrained|pretrain|use_pretrained|load_pretrained|pretrained_backbone|"
+                             r"imagenet_pretrained|load_weights|download|from_pretrained|use_pretrain|"
+                             r"pretrained_base|backbone_pretrained|is_pretrained|load_pretrain)$", re.I)
+PRETRAINED_PATH = re.compile(r"^(weights|pretrained_weights|weights_path|weight_path|pretrained_path|"
+                             r"pretrained_model|pretrained_model_path|checkpoint|ckpt|ckpt_path|"
+                             r"checkpoint_path|model_path|pretrained_ckpt|init_checkpoint|pretrained_file|"
+                             r"weights_url|model_url|url)$", re.I)
+MAX_NESTED = 1  # an instance argument's own instance arguments are not built
+
+
+def _skip_pretrained(cls: type, state: _InitState) -> None:
+    """Optional args that would fetch weights: `pretrained=True` -> False, `weights="imagenet"` -> None."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return
+    for p in params:
+        if p.default is inspect.Parameter.empty or p.name in state.kwargs:
+            continue
+        if PRETRAINED_FLAG.match(p.name) and p.default is True:
+            state.kwargs[p.name] = const(False)
+        elif PRETRAINED_PATH.match(p.name) and p.default not in (None, False, "") \
+                and not isinstance(p.default, (bool, int, float)):
+            state.kwargs[p.name] = const(None)
+        else:
+            continue
+        state.rules[p.name] = "init:no-pretrained"
+
+
 def _initial_init_state(cls: type) -> tuple[_InitState, dict[str, dict[str, Use]]]:
     required, _ = _required_params(cls.__init__)
     reading = read_class(cls, "__init__")
@@ -187,11 +220,46 @@ def _initial_init_state(cls: type) -> tuple[_InitState, dict[str, dict[str, Use]
     for p in required:
         _fill_param(cls, state, p.name, reading.use(p.name), p.annotation)
         config_uses[p.name] = reading.paths_under(p.name)
+    _skip_pretrained(cls, state)
     return state, config_uses
 
 
+_nesting = [0]
+
+
+def _instances(cls: type, name: str, annotation: Any) -> list[dict[str, Any]]:
+    """Built instances of repo classes the argument names (capture/deduce_repo_args.py), as specs."""
+    from capture.deduce_repo_args import instance_classes
+    if _nesting[0] >= MAX_NESTED:
+        return []
+    out = []
+    for klass in instance_classes(cls, name, annotation):
+        _nesting[0] += 1
+        try:
+            _, final, _, _ = deduce_init(klass, 0, time.monotonic() + 3.0, 8)
+        except Exception:  # noqa: BLE001 - a candidate that does not build is skipped
+            continue
+        finally:
+            _nesting[0] -= 1
+        out.append({"kind": "instance", "module": klass.__module__, "name": klass.__qualname__, "init": final})
+    return out
+
+
 def _fill_param(cls: type, state: _InitState, name: str, use: Use, annotation: Any = inspect.Parameter.empty) -> None:
+    from capture.deduce_repo_args import called_later
     spec, rule = value_from_use(name, use, annotation)
+    if spec["kind"] != "class" and not (use.roles or use.is_int or use.iterated or use.keys or use.str_choices
+                                        or use.unpack or use.called):
+        built = _instances(cls, name, annotation)
+        if built:
+            state.kwargs[name], state.alternatives[name] = built[0], built[1:] + [spec]
+            state.rules[name] = "init:repo-instance"
+            return
+        if called_later(cls).get(name) == 1 and spec["kind"] not in ("module", "config"):
+            # stored and called with one input later: a layer; the identity is the neutral one
+            state.kwargs[name], state.alternatives[name] = {"kind": "module", "name": "Identity"}, [spec]
+            state.rules[name] = "init:called-later"
+            return
     if spec["kind"] == "class":
         nargs = use.called[0] if use.called else 1
         alts = callable_candidates(cls, name, nargs)
@@ -421,6 +489,8 @@ def deduce_init(cls: type, seed: int, deadline: float, max_tries: int,
             module, final = _construct_recording(cls, init, seed, config_uses, state)
         except Exception as exc:  # noqa: BLE001 - crawled constructors raise anything
             last = exc
+            if reasons.is_network_error(exc):
+                break  # it downloads weights: no other args will help (capture/reasons.py)
             rule = _init_fix(cls, exc, state, reading.uses)
             if rule is not None:
                 fixes.append(rule)

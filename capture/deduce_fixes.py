@@ -145,6 +145,13 @@ def _conv_rank(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> lis
     for path, spec in _by_shape(inputs, shape):
         out.append(("", replace(inputs, path, with_shape(_clean(spec), [BATCH, chan, *spatial]))))
         break
+    if not out:
+        # no input has that shape: forward indexed it first (`self.conv(x[:, 0])`), so the input
+        # has one more dim in front of the conv's (`[batch, 2, channels, H, W]` for real/imag parts)
+        for path, spec in leaves(inputs):
+            if _floaty(spec):
+                out.append(("indexed", replace(inputs, path, with_shape(_clean(spec), [BATCH, 2, chan, *spatial]))))
+                break
     return out
 
 

@@ -93,8 +93,9 @@ def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[st
     if re.fullmatch(r"fn|func|function|module|layer|sublayer|sub_layer|body|inner|wrapped|submodule|"
                     r"transformer_block|residual_fn|fn_module", n) and ann in ("", "nn.module", "module", "callable"):
         return {"kind": "module", "name": "Identity"}  # stored and called in forward: a layer
-    if ann in ("str",) or re.search(r"(^|_)(act|activation|act_layer|norm|norm_layer|mode|type|name|method|pool|"
-                                     r"init|path|file|dir|fn|func|kind|padding_mode|reduction|nonlinearity)($|_)", n):
+    if ann in ("str",) or (re.search(r"(^|_)(act|activation|act_layer|norm|norm_layer|mode|type|name|method|pool|"
+                                      r"init|path|file|dir|fn|func|kind|padding_mode|reduction|nonlinearity)($|_)", n)
+                           and not re.search(r"_(features|channels|planes|size|dim|num|count|classes|ch)$", n)):
         if re.search(r"path|file|dir", n):
             return const("")
         if re.search(r"act|nonlinearity", n):
@@ -106,6 +107,8 @@ def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[st
         if n == "padding_mode":
             return const("zeros")
         return const(None)
+    if ann == "int":  # an explicit int annotation wins over a plural name (`dims: int`)
+        return const(guess_int(n) or guess_int(re.sub(r"(s|_list)$", "", n)) or 16)
     if "tuple" in ann or "list" in ann or "sequence" in ann or re.search(
             r"(sizes|dims|_list|widths|channels_list|features_list|strides|kernels|layers_cfg|channel_mult|"
             r"ch_mult|mults|depths|num_heads_list|hidden_dims|hidden_sizes|filters|blocks_per_stage)$", n):
@@ -184,7 +187,8 @@ def callable_candidates(owner: type, name: str, nargs: int) -> list[dict[str, An
     (it takes any arguments).
     """
     n = name.lower()
-    out: list[dict[str, Any]] = []
+    from capture.deduce_repo_args import factory_functions
+    out: list[dict[str, Any]] = factory_functions(name, nargs)  # the repo's own `default_conv` first
     if re.search(r"norm", n):
         out += [class_spec(nn.BatchNorm2d), class_spec(nn.LayerNorm), class_spec(nn.BatchNorm1d)]
     elif re.search(r"act|nonlin", n):
@@ -225,7 +229,7 @@ def callable_candidates(owner: type, name: str, nargs: int) -> list[dict[str, An
     seen: set[str] = set()
     uniq = []
     for s in out:
-        key = f"{s['module']}.{s['name']}"
+        key = f"{s['kind']}:{s['module']}.{s['name']}"
         if key not in seen:
             seen.add(key)
             uniq.append(s)

@@ -4,6 +4,17 @@ A file that imports, say, `wandb` at top level should not lose every class in
 it: a missing package is replaced by a stub module whose attributes are
 permissive stand-ins, so classes that do not really use it still load. Each
 stubbed name is reported so the case records it. torch itself is never stubbed.
+
+A name the repo itself has is never stubbed: a missing top-level import is
+first looked up among the repo's own directories (the nearest ancestor of the
+importing file that holds it, as the project's scripts find it when run from
+their folder: capture/repo_paths.py). A submodule of the repo's own packages
+with no source (a compiled extension never built: `from mylib import _C`) is
+stubbed alone, recorded as "mylib._C", so the package's pure-Python classes
+load. Stand-ins survive the protocol calls import-time code makes (len,
+iteration, comparison, arithmetic, format, use as decorator or base), and a
+stubbed package's version is retried with the versions the failing check
+names (capture/stub_versions.py).
 """
 from __future__ import annotations
 
@@ -11,11 +22,16 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import collections.abc
 import inspect
+import re
 import sys
+import traceback
 import types
 from pathlib import Path
 from typing import Any
+
+from capture import repo_paths, stub_versions
 
 # torch itself and our own packages are never stubbed. torchvision/torchaudio/
 # torchtext are when missing: a file that imports torchvision for one transform
@@ -33,6 +49,39 @@ class LoadError(Exception):
         self.cause = cause
 
 
+def _stub_value(*_: Any) -> Any:
+    return _Stub()
+
+
+def _true(*_: Any) -> bool:
+    return True
+
+
+def _format(_self: Any, spec: str = "") -> str:
+    try:
+        return format(0, spec)
+    except (ValueError, TypeError):
+        return format("", spec) if spec else ""
+
+
+# Protocol calls import-time code makes on stand-ins, answered without raising.
+# Ordering comparisons all answer True, so range asserts (`lo <= v <= hi`) pass.
+_ARITH = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+          "lshift", "rshift")
+_PROTOCOL: dict[str, Any] = {
+    "__len__": lambda self: 0,
+    "__iter__": lambda self: iter(()),
+    "__contains__": lambda self, item: False,
+    "__lt__": _true, "__le__": _true, "__gt__": _true, "__ge__": _true,
+    "__int__": lambda self: 0, "__index__": lambda self: 0, "__float__": lambda self: 0.0,
+    "__neg__": _stub_value, "__pos__": _stub_value, "__abs__": _stub_value, "__invert__": _stub_value,
+    "__format__": _format,
+    "__enter__": _stub_value, "__exit__": lambda self, *exc: False,
+    **{f"__{op}__": _stub_value for op in _ARITH},
+    **{f"__r{op}__": _stub_value for op in _ARITH},
+}
+
+
 class _StubMeta(type):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         # Used as a bare decorator (@stub.register): hand the function or class back.
@@ -48,11 +97,22 @@ class _StubMeta(type):
     def __getitem__(cls, item: Any) -> Any:
         return cls
 
-    def __or__(cls, other: Any) -> Any:
-        return cls
+    def __bool__(cls) -> bool:
+        return True  # a class is truthy, even with __len__ below
 
-    def __ror__(cls, other: Any) -> Any:
-        return cls
+    __len__ = _PROTOCOL["__len__"]
+    __iter__ = _PROTOCOL["__iter__"]
+    __contains__ = _PROTOCOL["__contains__"]
+    __lt__ = __le__ = __gt__ = __ge__ = _true
+    __int__ = _PROTOCOL["__int__"]
+    __index__ = _PROTOCOL["__index__"]
+    __float__ = _PROTOCOL["__float__"]
+    __format__ = _format
+    __hash__ = type.__hash__
+    for _op in _ARITH:
+        locals()[f"__{_op}__"] = _stub_value
+        locals()[f"__r{_op}__"] = _stub_value
+    del _op
 
 
 class _Stub(metaclass=_StubMeta):
@@ -69,11 +129,26 @@ class _Stub(metaclass=_StubMeta):
             raise AttributeError(name)
         return _Stub()
 
-    def __iter__(self):
-        return iter(())
+    def __getitem__(self, item: Any) -> Any:
+        return _Stub()
+
+    def __setitem__(self, item: Any, value: Any) -> None:
+        pass
 
     def __bool__(self) -> bool:
         return False
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: Any) -> bool:
+        return self is other
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        # `class Net(stub.factory()):` - an instance used as a base becomes a stub class.
+        return (_make_stub_class("base"),)
+
+    locals().update(_PROTOCOL)
 
 
 def _make_stub_class(name: str) -> type:
@@ -83,12 +158,13 @@ def _make_stub_class(name: str) -> type:
 class StubModule(types.ModuleType):
     """A missing package: every attribute is a stub class, submodules are stubs too."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, version: str = stub_versions.DEFAULT) -> None:
         super().__init__(name)
         self.__path__: list[str] = []
         self.__graphcrawl_stub__ = True
-        # Version checks at import (`float(torchvision.__version__[:3]) < 0.7`) take the current path.
-        self.__version__ = "99.0.0"
+        # Version checks at import (`float(torchvision.__version__[:3]) < 0.7`) take the current
+        # path; a check this fails makes the loader retry with the versions it names.
+        self.__version__ = version
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
@@ -99,16 +175,22 @@ class StubModule(types.ModuleType):
 
 
 class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def __init__(self, roots: set[str]) -> None:
+    """Serves stubs: whole packages (`roots`) and single submodules with no source (`exact`)."""
+
+    def __init__(self, roots: set[str], exact: set[str] | None = None,
+                 versions: dict[str, str] | None = None) -> None:
         self.roots = roots
+        self.exact = exact if exact is not None else set()
+        self.versions = versions if versions is not None else {}
 
     def find_spec(self, fullname: str, path: Any, target: Any = None):
-        if fullname.split(".")[0] in self.roots:
+        if fullname.split(".")[0] in self.roots or any(
+                fullname == e or fullname.startswith(e + ".") for e in self.exact):
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        return StubModule(spec.name)
+        return StubModule(spec.name, self.versions.get(spec.name.split(".")[0], stub_versions.DEFAULT))
 
     def exec_module(self, module: types.ModuleType) -> None:
         return None
@@ -159,7 +241,7 @@ def _repo_top_levels(root: Path) -> set[str]:
     return names
 
 
-def _forget(prefixes: set[str], before: set[str], checkout: Path) -> None:
+def _forget(prefixes: set[str], before: set[str], checkout: Path, keep: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     """Drop the repo's modules imported by a failed attempt so the retry starts clean.
 
     Only the repo's own and stubbed modules go: dropping torch submodules would
@@ -167,11 +249,179 @@ def _forget(prefixes: set[str], before: set[str], checkout: Path) -> None:
     """
     root = str(checkout)
     for name in list(sys.modules):
-        if name in before:
+        if name in before or name in keep:
             continue
         file = getattr(sys.modules[name], "__file__", None) or ""
         if name.split(".")[0] in prefixes or file.startswith(root) or name.startswith("graphcrawl_case_"):
             sys.modules.pop(name, None)
+
+
+CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from (?:partially initialized module )?'([\w.]+)'"
+                           r"(?:.*\((/[^()]*)\))?")
+
+
+def _importer(exc: BaseException, checkout: Path) -> Path | None:
+    """The crawled file whose import statement raised (the frame just outside importlib)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    if frames and frames[-1].filename.startswith(str(checkout)):
+        return Path(frames[-1].filename)
+    return None
+
+
+def _is_repo_module(name: str, checkout: Path) -> bool:
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None) or ""
+    return bool(file) and file.startswith(str(checkout))
+
+
+def _package_dir(name: str, checkout: Path) -> Path | None:
+    """The folder of package `name`: from sys.modules, or (a package whose __init__ just failed
+    and left sys.modules) the first sys.path folder that has it."""
+    module = sys.modules.get(name)
+    if module is not None:
+        paths = list(getattr(module, "__path__", None) or [])
+        return Path(paths[0]) if paths else None
+    rel = Path(*name.split("."))
+    for entry in sys.path:
+        if entry and (Path(entry) / rel).is_dir() and str(entry).startswith(str(checkout)):
+            return Path(entry) / rel
+    return None
+
+
+class _Attempts:
+    """What one load has changed so far: stubs, extra sys.path folders, stub versions."""
+
+    def __init__(self, checkout: Path, stubs: list[str] | None) -> None:
+        self.checkout = checkout
+        seeded = [s for s in (stubs or []) if " " not in s]
+        self.roots: set[str] = {s for s in seeded if "." not in s}
+        self.exact: set[str] = {s for s in seeded if "." in s}
+        self.names: set[str] = set()  # "M.X": names stubbed into a loaded module M
+        self.keep: set[str] = set()   # modules holding such names: not dropped between attempts
+        self.built: set[str] = set()  # extensions the repo compiles at import, stubbed (cpp_extension.load)
+        self.no_build = False
+        self.versions: dict[str, str] = {}
+        self.tried_versions: dict[str, list[str]] = {}
+        self.paths: set[str] = set()
+
+    def recorded(self) -> set[str]:
+        return self.roots | self.exact | self.names | {f"{n} (cpp_extension)" for n in self.built}
+
+    def fix_extension_build(self, exc: BaseException) -> bool:
+        """The repo compiles a C++/CUDA extension at import (cpp_extension.load): stub what it builds."""
+        if self.no_build or not any(f.filename.endswith("torch/utils/cpp_extension.py")
+                                    for f in traceback.extract_tb(exc.__traceback__)):
+            return False
+        self.no_build = True
+        return True
+
+    def patch_builds(self) -> Any:
+        """While importing, cpp_extension.load/load_inline hand back a stub module instead of compiling."""
+        if not self.no_build:
+            return None
+        from torch.utils import cpp_extension
+        saved = (cpp_extension.load, cpp_extension.load_inline)
+
+        def load(name: str, *args: Any, **kwargs: Any) -> types.ModuleType:
+            self.built.add(str(name))
+            return StubModule(str(name))
+        cpp_extension.load = cpp_extension.load_inline = load  # type: ignore[assignment]
+        return saved
+
+    def fix_broken_binary(self, exc: ImportError) -> bool:
+        """A compiled extension of the repo that is there but does not load (built for another
+        torch: `_ext.so: undefined symbol`): stub that module alone, like one never built."""
+        name, path = getattr(exc, "name", None), getattr(exc, "path", None) or ""
+        if not name or name in self.exact or not path.startswith(str(self.checkout)) \
+                or not path.endswith((".so", ".pyd", ".dylib")):
+            return False
+        self.exact.add(name)
+        return True
+
+    def fix_chained(self, exc: BaseException, local: set[str]) -> bool:
+        """`try: from ._ext import x / except ImportError: raise ImportError("build it first")`: fix the cause."""
+        inner = exc.__cause__ or exc.__context__
+        if isinstance(inner, ModuleNotFoundError):
+            return self.fix_missing(inner, local)
+        if isinstance(inner, ImportError):
+            return self.fix_cannot_import(inner)
+        return False
+
+    def fix_missing(self, exc: ModuleNotFoundError, local: set[str]) -> bool:
+        """Find the repo's own folder for a missing name, or stub a source-less submodule."""
+        name = exc.name or ""
+        top = name.split(".")[0]
+        importer = _importer(exc, self.checkout)
+        if top and top not in self.roots:
+            folder = repo_paths.source_root(self.checkout, top, importer)
+            if folder is not None and str(folder) not in self.paths:
+                self.paths.add(str(folder))
+                if str(folder) in sys.path:
+                    sys.path.remove(str(folder))
+                sys.path.insert(0, str(folder))
+                return True
+        if "." in name and importer is not None:
+            # the deepest loaded package above the missing name; its first missing part is stubbed
+            parts = name.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                parent, sub = ".".join(parts[:i]), parts[i]
+                folder = _package_dir(parent, self.checkout)
+                if folder is None:
+                    continue
+                stub = f"{parent}.{sub}"
+                if stub in self.exact or (folder / f"{sub}.py").is_file() or (folder / sub).is_dir():
+                    return False
+                if str(folder).startswith(str(self.checkout)) or top not in NEVER_STUB or top == "torch":
+                    self.exact.add(stub)  # a compiled extension never built, or a submodule this version lacks
+                    return True
+                return False
+        return False
+
+    def fix_missing_name(self, exc: ImportError) -> bool:
+        """`from M import X` where loaded module M has no X (the repo's HEAD out of step, or a name
+        the installed version dropped): X becomes a stub attribute of M, recorded as "M.X"."""
+        m = CANNOT_IMPORT.search(str(exc))
+        if not m or _importer(exc, self.checkout) is None:
+            return False
+        sub, parent = m.group(1), m.group(2)
+        module = sys.modules.get(parent)
+        top = parent.split(".")[0]
+        if module is None or hasattr(module, sub) or (top in NEVER_STUB and top != "torch") \
+                or repo_paths.defines(getattr(module, "__file__", None), sub):
+            return False
+        compat = getattr(collections.abc, sub, None) if parent == "collections" else None
+        setattr(module, sub, compat if compat is not None else _make_stub_class(f"{parent}.{sub}"))
+        self.keep.add(parent)
+        self.names.add(f"{parent}.{sub}")
+        return True
+
+    def fix_cannot_import(self, exc: ImportError) -> bool:
+        """`from mylib import _C` where mylib is the repo's and _C has no source: stub mylib._C."""
+        m = CANNOT_IMPORT.search(str(exc))
+        if not m or _importer(exc, self.checkout) is None:
+            return False
+        sub, parent, file = m.group(1), m.group(2), m.group(3)
+        name = f"{parent}.{sub}"
+        file = file or getattr(sys.modules.get(parent), "__file__", None)  # a failed package left sys.modules
+        if name in self.exact or not file or Path(file).name != "__init__.py" \
+                or not file.startswith(str(self.checkout)) or repo_paths.has_source(file, sub) \
+                or repo_paths.defines(file, sub):
+            return False  # a real circular import of a name the package defines is not stubbed
+        self.exact.add(name)
+        return True
+
+    def fix_version(self, exc: BaseException) -> bool:
+        """An import-time version check rejected a stub's version: try the versions it names."""
+        root, versions = stub_versions.concerned(exc, self.roots, str(self.checkout))
+        if root is None:
+            return False
+        tried = self.tried_versions.setdefault(root, [])
+        left = [v for v in versions if v not in tried]
+        if not left or len(tried) >= stub_versions.MAX_RETRIES:
+            return False
+        tried.append(left[0])
+        self.versions[root] = left[0]
+        return True
 
 
 def load_class(checkout: Path, relpath: str, qualname: str,
@@ -184,32 +434,49 @@ def load_class(checkout: Path, relpath: str, qualname: str,
     file = checkout / relpath
     if not file.is_file():
         raise LoadError(f"{relpath}: no such file in checkout")
-    for p in (str(file.parent), str(checkout)):
+    # The file's folder first, then each folder up to the checkout: a name resolves at the nearest
+    # ancestor that has it, as when the project's scripts run from their own folder.
+    ancestors = [file.parent, *[a for a in file.parent.parents if a == checkout or checkout in a.parents]]
+    for p in reversed([str(a) for a in ancestors]):
         if p not in sys.path:
             sys.path.insert(0, p)
     local = _repo_top_levels(checkout) | _repo_top_levels(file.parent)
-    stubbed: set[str] = set(stubs or [])
+    state = _Attempts(checkout, stubs)
     shims = _ShimFinder()
     sys.meta_path.append(shims)  # after the real finders: only for what is not installed
-    finder = _StubFinder(stubbed)
+    finder = _StubFinder(state.roots, state.exact, state.versions)
     sys.meta_path.append(finder)  # last: only what nothing else can find is stubbed
     dotted = _dotted_name(relpath)
     before = set(sys.modules)
     module = None
     for _ in range(MAX_STUBS):
+        saved = state.patch_builds()
         try:
             module = _import_file(dotted, file, checkout)
             break
         except ModuleNotFoundError as exc:
             missing = (exc.name or "").split(".")[0]
-            if not missing or missing in NEVER_STUB or missing in stubbed or missing in local:
+            if state.fix_missing(exc, local):
+                _forget(local | state.roots | {e.split(".")[0] for e in state.exact}, before, checkout, state.keep)
+                continue
+            if not missing or missing in NEVER_STUB or missing in state.roots or missing in local \
+                    or repo_paths.source_root(checkout, missing, None) is not None:
                 raise LoadError(f"{type(exc).__name__}: {exc}", missing=exc.name or None, cause=exc) from exc
-            stubbed.add(missing)
-            _forget(local | stubbed, before, checkout)
+            state.roots.add(missing)
+            _forget(local | state.roots, before, checkout, state.keep)
         except SystemExit as exc:
             raise LoadError(f"module called sys.exit({exc.code!r}) during import", cause=exc) from exc
         except BaseException as exc:  # noqa: BLE001 - any import error is the case's status
+            if (isinstance(exc, ImportError) and (state.fix_cannot_import(exc) or state.fix_missing_name(exc)
+                                                  or state.fix_broken_binary(exc) or state.fix_chained(exc, local))) \
+                    or (isinstance(exc, Exception) and (state.fix_version(exc) or state.fix_extension_build(exc))):
+                _forget(local | state.roots | {e.split(".")[0] for e in state.exact}, before, checkout, state.keep)
+                continue
             raise LoadError(f"{type(exc).__name__}: {exc}", cause=exc) from exc
+        finally:
+            if saved is not None:
+                from torch.utils import cpp_extension
+                cpp_extension.load, cpp_extension.load_inline = saved
     if module is None:
         raise LoadError(f"gave up after stubbing {MAX_STUBS} packages")
     obj: Any = module
@@ -219,18 +486,60 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             raise LoadError(f"{qualname} not found in {relpath} after import")
     if not isinstance(obj, type):
         raise LoadError(f"{qualname} in {relpath} is not a class")
-    return obj, sorted(stubbed | shims.used)
+    return obj, sorted(state.recorded() | shims.used)
+
+
+def _package_base(dotted: str, checkout: Path) -> tuple[str, Path]:
+    """(dotted name, folder to import it from): below a folder whose name is no identifier
+    (`seq2seq.pytorch/seq2seq/models/x.py`), the identifier part (`seq2seq.models.x`)."""
+    parts = dotted.split(".") if dotted else []
+    keep: list[str] = []
+    for part in reversed(parts):
+        if not part.isidentifier():
+            break
+        keep.insert(0, part)
+    base = checkout.joinpath(*parts[: len(parts) - len(keep)]) if len(keep) < len(parts) else checkout
+    return ".".join(keep), base
+
+
+def _bind_top_package(top: str, base: Path) -> None:
+    """The case file's own top package comes from `base`, even where a folder on sys.path
+    before it has a package of the same name (`seg/models/seg/` shadowing `seg/`)."""
+    folder = base / top
+    have = sys.modules.get(top)
+    if not folder.is_dir() or (have is not None and str(folder) in list(getattr(have, "__path__", []) or [])):
+        return
+    init = folder / "__init__.py"
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(top, init, submodule_search_locations=[str(folder)])
+    else:
+        spec = importlib.machinery.ModuleSpec(top, None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+    if spec is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[top] = module
+    if spec.loader is not None:
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(top, None)
+            raise
 
 
 def _import_file(dotted: str, file: Path, checkout: Path) -> types.ModuleType:
     """Import as a package member when possible (relative imports work), else by path."""
+    dotted, base = _package_base(_dotted_name(str(file.relative_to(checkout))), checkout)
+    if base != checkout and "." in dotted and str(base) not in sys.path:
+        sys.path.insert(0, str(base))
     if dotted and all(part.isidentifier() for part in dotted.split(".")):
+        _bind_top_package(dotted.split(".")[0], base)
         try:
             module = importlib.import_module(dotted)
             if Path(getattr(module, "__file__", "") or "").resolve() == file.resolve():
                 return module
         except ModuleNotFoundError as exc:
-            if exc.name and dotted.startswith(exc.name) and not (checkout / exc.name.replace(".", "/")).exists():
+            if exc.name and dotted.startswith(exc.name) and not (base / exc.name.replace(".", "/")).exists():
                 pass  # the dotted name itself is not importable; fall back to the path
             else:
                 raise

@@ -116,7 +116,8 @@ def worker_command(cfg: SandboxConfig) -> list[str]:
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             ]
     for hidden in HIDDEN:
-        argv += ["--tmpfs", hidden]
+        # /tmp sticky and world-writable as usual: code that writes there at import (a config dir) works
+        argv += (["--perms", "1777"] if hidden == "/tmp" else []) + ["--tmpfs", hidden]
     binds = [("--ro-bind", p) for p in _python_roots() if p != Path("/") and p.exists()]
     binds += [("--ro-bind", p.resolve()) for p in cfg.readonly if p.exists()]
     binds += [("--bind", p.resolve()) for p in (cfg.scratch_root, cfg.cache_dir)]

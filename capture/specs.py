@@ -17,6 +17,11 @@ Value spec forms:
   {"kind": "class", "module": "torch.nn"|"<the case file's module>", "name": "BatchNorm2d"}
       a class itself, not an instance (a `block` or `norm_layer` argument); a
       crawled file's module is in sys.modules once the case's class is loaded
+  {"kind": "function", "module": "<a repo module>", "name": "default_conv"}
+      a function of the crawled repo, passed as a factory argument (`conv=default_conv`)
+  {"kind": "instance", "module": "<a repo module>", "name": "AttentionLayer",
+   "init": {"args": [...], "kwargs": {...}}}
+      an nn.Module of the crawled repo built from its own (deduced) constructor args
   {"kind": "literal", "dtype": "int64", "data": [8, 5]}  exact small tensor values
       (lengths, padding masks) as nested lists
 A case spec: {"seed": 0, "mode": "eval", "init": {"args": [...], "kwargs": {...}},
@@ -109,14 +114,28 @@ def materialize(spec: dict[str, Any], gen: torch.Generator) -> Any:
         return resolve_class(spec["module"], spec["name"])
     if kind == "literal":
         return torch.tensor(spec["data"], dtype=_dtype(spec["dtype"]))
+    if kind == "function":
+        fn = _resolve(spec["module"], spec["name"])
+        if not callable(fn):
+            raise ValueError(f"{spec['module']}.{spec['name']} is not callable")
+        return fn
+    if kind == "instance":
+        cls = resolve_class(spec["module"], spec["name"])
+        args, kwargs = materialize_call(spec.get("init", {}), gen)
+        return cls(*args, **kwargs)
     raise ValueError(f"unknown value spec kind {kind!r}")
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    obj: Any = sys.modules.get(module) or importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def resolve_class(module: str, qualname: str) -> type:
     """A class by module and qualname; the module is imported if it is not loaded yet."""
-    obj: Any = sys.modules.get(module) or importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+    obj = _resolve(module, qualname)
     if not isinstance(obj, type):
         raise ValueError(f"{module}.{qualname} is not a class")
     return obj
@@ -151,4 +170,6 @@ def summarize(spec: dict[str, Any]) -> str:
         return ("{" + inner + "}") if kind == "dict" else f"cfg({inner})"
     if kind == "literal":
         return f"{spec['dtype']}{spec['data']}"
+    if kind == "instance":
+        return f"{spec['name']}(...)"
     return f"{kind}:{spec.get('name')}"

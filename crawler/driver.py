@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from capture import crawl_env
 from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
 from crawler.machine_load import LoadSampler
 from crawler.repo_ref import RepoRef, parse_repo
@@ -104,7 +105,8 @@ def probe_environment(device: str) -> dict[str, Any]:
         cc = subprocess.run(["cc", "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         cc = None
-    env.update(python=platform.python_version(), compiler=cc, host=socket.gethostname())
+    env.update(python=platform.python_version(), compiler=cc, host=socket.gethostname(),
+               packages=crawl_env.versions())  # the crawl environment, recorded on the run
     return env
 
 
@@ -159,6 +161,7 @@ class Crawl:
             "backend": self.cfg.backend, "mode": self.cfg.compile_mode or "default",
             "fullgraph": int(self.cfg.fullgraph), "dynamic": None if self.cfg.dynamic is None else int(self.cfg.dynamic),
             "host": env["host"], "config": _config_json(self.cfg), "check": self.cfg.check, "executor": executor.name,
+            "packages": json.dumps(env.get("packages") or {}, sort_keys=True),
         })
         self.emit("run", run_id=run_id, env=env)
         repos = self.store.repos() if repo_ids is None else list(self.store.repos_by_ids(repo_ids).values())

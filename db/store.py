@@ -58,7 +58,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "device": str, "device_name": str, "backend": str, "mode": str,
         "fullgraph": int, "dynamic": int, "config": str, "host": str,
         "started_at": str, "ended_at": str, "check": str, "executor": str, "nodes": str,
-        "load_avg": str,  # JSON: the machine's 1-min load average sampled during the run (issue 12)
+        "load_avg": str, "packages": str,  # JSON: the machine's 1-min load average sampled during the run (issue 12)
     }, "id"),
     "results": ({
         "run_id": str, "case_id": str, "module_id": str, "repo_id": str,

@@ -117,3 +117,21 @@ def pending_cases(scope: Scope) -> int:
     else:
         rows = scope.query("select id, module_count from repos where module_count is not null")
     return sum(max(0, int(m or 0) - per_repo[r]) for r, m in rows if r in per_repo)
+
+
+def case_reasons(scope: Scope) -> list[dict[str, Any]]:
+    """Failed cases by reason class (results.reason: capture/reasons.py), within their status.
+
+    Why apart: `not_a_model` (abstract bases, modules without forward) and
+    `needs_network` (weights downloaded at construction) stay in the funnel's
+    denominator, but a user should see how much of a status they make up.
+    """
+    from capture.reasons import LABELS
+    where, params = scope.base_where()
+    try:
+        rows = scope.query(f"select x.status, x.reason, count(*) from results x where {where} "
+                           "and x.reason is not null and x.reason != '' group by x.status, x.reason "
+                           "order by count(*) desc, x.status, x.reason", params)
+    except Exception:  # noqa: BLE001 - a database from before results.reason: no reasons
+        return []
+    return [{"status": st, "reason": r, "label": LABELS.get(r, r), "count": n} for st, r, n in rows]

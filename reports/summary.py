@@ -15,7 +15,7 @@ from reports.scope import Scope
 from reports.stats import Dist, Histogram
 
 RUN_FIELDS = ("id", "torch", "triton", "python", "device", "device_name", "backend", "mode", "fullgraph",
-              "dynamic", "host", "started_at", "ended_at", "check")
+              "dynamic", "host", "started_at", "ended_at", "check", "packages")
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Report:
     project: str | None
     repo_funnel: list[funnel.FunnelRow]
     case_funnel: list[funnel.FunnelRow]
+    case_reasons: list[dict[str, Any]]
     pending: int
     rates: list[rates.Rate]
     distributions: dict[str, Dist]
@@ -59,6 +60,7 @@ class Report:
             "repos_seen_not_selected": self.repos_seen_not_selected,
             "hook_overhead": self.hook_overhead,
             "repo_selection_recorded": self.repo_selection_recorded,
+            "case_reasons": self.case_reasons,
             "rates": [r.as_dict() for r in self.rates],
             "distributions": {k: {"label": distributions.METRICS[k][0], "unit": distributions.METRICS[k][1],
                                   **v.as_dict()} for k, v in self.distributions.items()},
@@ -92,6 +94,7 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
         failure_split=funnel.failure_split(scope), repos_seen_not_selected=funnel.seen_not_selected(scope),
         hook_overhead=overhead.hook_overhead_section(scope),
         repo_selection_recorded=funnel.selection_recorded(scope),
+        case_reasons=funnel.case_reasons(scope),
         pending=funnel.pending_cases(scope), rates=rates.rates(scope),
         distributions=dists, histograms=hists,
         break_buckets=distributions.break_count_buckets(scope),

@@ -96,6 +96,9 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
             for r in data["case_funnel"]]
     caption = f"{data['pending']:,} cases of these projects have no result yet" if data["pending"] else None
     out.append(_table("Case funnel", ["status", "kind", "cases", "share"], rows, numeric=(2, 3), caption=caption))
+    if data.get("case_reasons"):
+        out.append(_table("Case funnel: reason classes (within their status)", ["status", "reason", "cases"], [
+            [r["status"], r["label"], num(r["count"])] for r in data["case_reasons"]], numeric=(2,)))
     seen = data.get("repos_seen_not_selected") or 0
     title = ("Repo" if data["project"] else "Repo funnel (repos the crawls selected)"
              if data.get("repo_selection_recorded") else "Repo funnel (all repos in the database)")
@@ -144,6 +147,11 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
         out.append(_table("Yield: import failures by error type", ["error type", "cases", "projects"], [
             [p["error_type"], num(p["cases"]), num(p["projects"])] for p in y["import_error_types"]],
             numeric=(1, 2)))
+    dep = y.get("runnable_stubs")
+    if dep and dep["runnable"]:
+        out.append(_table("Yield: stubs the runnable cases still depend on", ["stub", "runnable cases", "projects"], [
+            [p["package"], num(p["cases"]), num(p["projects"])] for p in dep["stubs"]], numeric=(1, 2),
+            caption=f"{dep['no_stub']:,} of {dep['runnable']:,} runnable cases ({pct(dep['no_stub_pct'])}) use no stub"))
     if y["stubbed_packages"]:
         out.append(_table("Yield: stubbed packages (cases that loaded anyway)", ["package", "cases", "projects"], [
             [p["package"], num(p["cases"]), num(p["projects"])] for p in y["stubbed_packages"]], numeric=(1, 2)))

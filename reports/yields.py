@@ -11,13 +11,14 @@ import re
 from collections import Counter
 from typing import Any
 
-from db.status import CaseStatus
+from db.status import RAN_IN_EAGER, CaseStatus
 from reports.breaks import json_lists
 from reports.scope import Scope
 
 _NO_MODULE = re.compile(r"No module named ['\"]?([\w.]+)")
 _IMPORT_FAILED = CaseStatus.IMPORT_FAILED.value
 _PASS = CaseStatus.PASS.value
+_RAN = frozenset(s.value for s in RAN_IN_EAGER)
 
 
 def _per_item(groups: Counter, limit: int | None, key: str) -> list[dict[str, Any]]:
@@ -90,6 +91,22 @@ def stubbed_packages(scope: Scope, limit: int | None = 15) -> list[dict[str, Any
     return [{k: r[k] for k in ("package", "cases", "projects")} for r in _per_item(groups, limit, "package")]
 
 
+def runnable_stubs(scope: Scope, limit: int | None = 15) -> dict[str, Any]:
+    """Of the cases that ran in eager, how many need no stub, and which stubs the others depend on.
+
+    Why: a stub lets a module load, but a module that really uses the package
+    then fails or runs something else; the stubs runnable cases still lean on
+    say which packages the crawl environment (`graphcrawl[crawl-env]`) lacks.
+    """
+    ran = [r for r in scope.rows() if r.status in _RAN]
+    groups = Counter((r.stubs, r.repo_id, True) for r in ran if r.stubs)
+    stubs = [{k: r[k] for k in ("package", "cases", "projects")} for r in _per_item(groups, limit, "package")]
+    no_stub = sum(1 for r in ran if not r.stubs)
+    return {"runnable": len(ran), "no_stub": no_stub,
+            "no_stub_pct": round(100.0 * no_stub / len(ran), 2) if ran else None, "stubs": stubs}
+
+
 def yield_section(scope: Scope, limit: int | None = 15) -> dict[str, Any]:
     return {"found_by": found_by_rules(scope, limit), "missing_packages": missing_packages(scope, limit),
-            "import_error_types": import_error_types(scope), "stubbed_packages": stubbed_packages(scope, limit)}
+            "import_error_types": import_error_types(scope), "stubbed_packages": stubbed_packages(scope, limit),
+            "runnable_stubs": runnable_stubs(scope, limit)}

@@ -3,6 +3,9 @@
 #   scripts/setup.sh          the tool
 #   scripts/setup.sh --test   the tool plus the test dependencies (pytest, chromium for the HTML test,
 #                             ray + unshare/nsenter/ip for the tests on a real two-node Ray cluster)
+#   scripts/setup.sh --crawl-env   the tool plus the crawl environment: numpy, scipy, pillow, pyyaml,
+#                     tqdm, matplotlib, pandas, einops pinned beside torch (pyproject's crawl-env extra;
+#                     torchvision/timm are not: PyPI's torchvision does not import beside torch 2.13.0+cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -23,4 +26,5 @@ fi
 # GPU install the torch they want before running this; pyproject keeps the range open.
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
 extra=""; [ "${1:-}" = "--test" ] && extra="[test,ray]"
+[ "${1:-}" = "--crawl-env" ] && extra="[crawl-env]"
 python -m pip install -q -e ".${extra}" 2>&1 | grep -v "Running pip as the 'root' user" || true

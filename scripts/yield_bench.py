@@ -12,6 +12,12 @@ per module so before/after runs can be diffed (`--diff OLD.json`).
     python scripts/yield_bench.py /tmp/yield_checkouts --json after.json
     python scripts/yield_bench.py /tmp/yield_checkouts --diff before.json --json after.json
     python scripts/yield_bench.py --report before.json --paritybench pb.json   # re-print, no run
+    python scripts/yield_bench.py --count-paritybench PB_CHECKOUT/generated --repos-of CHECKOUTS > pb.json
+
+Paritybench's count for a repo is the number of TESTCASES in its generated
+test file (generated/test_<owner>_<name>.py, every non-identifier character
+made "_"): the modules it made run. The figures below the table are issue 10's
+targets, over the repos where paritybench made at least one module run.
 """
 from __future__ import annotations
 
@@ -95,7 +101,7 @@ def row_for(req: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
         "repo": req["repo_id"], "path": req["path"], "qualname": req["qualname"],
         "status": res.get("status", "crash"), "stage": res.get("stage"),
         "found_by": res.get("found_by") or [], "tries": res.get("tries"),
-        "stubs": res.get("stubs") or [], "wall_s": res.get("wall_s"),
+        "stubs": res.get("stubs") or [], "wall_s": res.get("wall_s"), "reason": res.get("reason"),
     }
     if row["status"] != "runnable":
         row["error_type"] = res.get("error_type")
@@ -171,8 +177,54 @@ def report(rows: list[dict[str, Any]], scanned: dict[str, int], pb: dict[str, in
                    if r["status"] not in ("runnable", "import_failed"))
     if errs:
         print("failures by type: " + ", ".join(f"{k} {v}" for k, v in errs.most_common(12)), file=out)
+    reasons = Counter(f"{r['status']}: {r['reason']}" for r in rows if r.get("reason"))
+    if reasons:
+        print("reason classes: " + ", ".join(f"{k} {v}" for k, v in reasons.most_common()), file=out)
+    runnable_rows = [r for r in rows if r["status"] == "runnable"]
+    no_stub = sum(1 for r in runnable_rows if not r["stubs"])
+    stubs = Counter(s for r in runnable_rows for s in r["stubs"])
+    print(f"runnable cases needing no stub: {no_stub} of {len(runnable_rows)} "
+          f"({no_stub / max(1, len(runnable_rows)):.1%}); stubs the others depend on: "
+          + ", ".join(f"{k} {v}" for k, v in stubs.most_common(12)), file=out)
+    figures = targets(per, pb) if pb is not None else {}
+    if figures:
+        print(f"targets over the {figures['repos']} repos where paritybench made >=1 module run: "
+              f"below paritybench on {figures['below']} (target <= 5 in 70), at zero on {figures['zero']} "
+              f"(target <= 1), ratio {figures['ratio']:.2f}x, {figures['ratio_wo_largest']:.2f}x without the "
+              f"largest ({figures['largest']}) (target >= 1.5x), no stub {no_stub / max(1, len(runnable_rows)):.1%} "
+              f"(target >= 50%)", file=out)
     return {"scanned": total["scanned"], "runnable": total["runnable"], "repos_with_modules": len(with_modules),
-            "repos_yielding": len(yielded), **{k: total[k] for k, _ in COLUMNS}}
+            "repos_yielding": len(yielded), "no_stub": no_stub, **figures, **{k: total[k] for k, _ in COLUMNS}}
+
+
+def targets(per: dict[str, Counter], pb: dict[str, int]) -> dict[str, Any]:
+    """Issue 10's figures over the repos paritybench made >=1 module run on."""
+    names = [n for n in per if (pb.get(n, pb.get(n.replace("+", "/"))) or 0) >= 1]
+    if not names:
+        return {}
+    count = {n: pb.get(n, pb.get(n.replace("+", "/"))) for n in names}
+    ours = {n: per[n]["runnable"] for n in names}
+    largest = max(names, key=lambda n: ours[n])
+    rest = [n for n in names if n != largest]
+    return {"repos": len(names), "below": sum(1 for n in names if ours[n] < count[n]),
+            "zero": sum(1 for n in names if ours[n] == 0),
+            "ratio": sum(ours.values()) / sum(count.values()),
+            "ratio_wo_largest": sum(ours[n] for n in rest) / max(1, sum(count[n] for n in rest)),
+            "largest": largest}
+
+
+def count_paritybench(generated: Path, names: list[str]) -> dict[str, int]:
+    """{checkout name: paritybench's TESTCASES count}, for the names that have a generated file."""
+    out = {}
+    for name in names:
+        file = generated / ("test_" + re.sub(r"[^a-zA-Z0-9_]", "_", name.replace("+", "_", 1)) + ".py")
+        if not file.is_file():
+            continue
+        text = file.read_text(errors="replace")
+        start = text.find("TESTCASES = [")
+        body = text[start:text.find("\n]\n", start)] if start >= 0 else ""
+        out[name] = len(re.findall(r"^    \(\w", body, re.M))
+    return out
 
 
 def diff(old_rows: list[dict[str, Any]], new_rows: list[dict[str, Any]], out=sys.stdout) -> None:
@@ -203,10 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--diff", type=Path, help="an older --json file to compare with")
     p.add_argument("--paritybench", type=Path, help="JSON {repo: runnable count} from paritybench")
     p.add_argument("--show", action="store_true", help="print each module's status and inputs")
+    p.add_argument("--count-paritybench", type=Path, metavar="GENERATED_DIR",
+                   help="print {repo: count} from paritybench's generated/ files for --repos-of's subdirectories")
+    p.add_argument("--repos-of", type=Path, help="with --count-paritybench: the checkouts directory")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run crawled code without bwrap (only where bwrap is missing)")
     args = p.parse_args(argv)
     pb = json.loads(args.paritybench.read_text()) if args.paritybench else None
+    if args.count_paritybench:
+        names = sorted(d.name for d in args.repos_of.iterdir() if d.is_dir()) if args.repos_of else []
+        print(json.dumps(count_paritybench(args.count_paritybench, names), indent=1))
+        return 0
     if args.report:
         saved = json.loads(args.report.read_text())
         report(saved["modules"], saved["scanned"], pb)
@@ -227,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         scanned[name] = len(modules)
         requests += requests_for(name, root / name, modules, args)
     print(f"{len(requests)} modules in {len(names)} repos", file=sys.stderr)
+    from capture.crawl_env import versions
+    print("crawl environment: " + ", ".join(f"{k} {v}" for k, v in versions().items() if v), file=sys.stderr)
 
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -253,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.diff:
         diff(json.loads(args.diff.read_text())["modules"], rows)
     if args.json:
-        args.json.write_text(json.dumps({"overall": overall, "scanned": scanned, "modules": rows}, indent=1))
+        from capture.crawl_env import versions
+        args.json.write_text(json.dumps({"overall": overall, "scanned": scanned, "packages": versions(),
+                                         "modules": rows}, indent=1))
     return 0
 
 

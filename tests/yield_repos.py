@@ -1,0 +1,275 @@
+"""A fixture repo with one module per yield pattern of issue 10 (written here, never fetched code).
+
+Each entry of EXPECTED is (status, reason) as a real crawl with `--backend eager`
+must record it; the tests in tests/test_yield_patterns.py also check the stubs
+and rules each case records.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gitfixtures import make_repo
+
+FILES: dict[str, str] = {
+    # 1. a package below the repo root, imported as its scripts see it (`from model import common`)
+    "src/train/model/__init__.py": "",
+    "src/train/model/common.py": '''
+import torch.nn as nn
+
+
+def default_conv(in_channels, out_channels, kernel_size):
+    return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+
+
+class ResBlock(nn.Module):
+    """8. a factory argument: `conv` is called with three args; the residual needs its padding."""
+
+    def __init__(self, conv, n_feats, kernel_size):
+        super().__init__()
+        self.body = conv(n_feats, n_feats, kernel_size)
+
+    def forward(self, x):
+        return x + self.body(x)
+''',
+    "src/train/model/net.py": '''
+import torch.nn as nn
+from model import common
+
+
+class EDSRLike(nn.Module):
+    def __init__(self, conv=common.default_conv):
+        super().__init__()
+        self.head = conv(3, 8, 3)
+        self.body = common.ResBlock(conv, 8, 3)
+
+    def forward(self, x):
+        return self.body(self.head(x))
+''',
+    # 2. a compiled extension never built: `from mylib import _C` with only csrc/ beside it,
+    #    a vendored package whose `_ext` was never compiled, and a JIT cpp_extension.load at import
+    "mylib/__init__.py": "from mylib import _C\nfrom .layers import Lin\n",
+    "mylib/csrc/ops.cpp": "// never built\n",
+    "mylib/layers.py": '''
+import torch.nn as nn
+
+
+class Lin(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(x)
+''',
+    "third_party/vend/__init__.py": "",
+    "third_party/vend/ops/__init__.py": "from ._ext import roi_pool\n",
+    "third_party/vend/ops/src/roi_pool.cu": "// never built\n",
+    "third_party/vend/ops/layers.py": '''
+import torch.nn as nn
+from . import roi_pool  # noqa: F401 - from the never-built extension
+
+
+class Pooled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(2)
+
+    def forward(self, x):
+        return self.pool(x)
+''',
+    "jit/model.py": '''
+import os
+import torch.nn as nn
+from torch.utils.cpp_extension import load
+
+_here = os.path.dirname(__file__)
+_ops = load(name="fused_ops", sources=[os.path.join(_here, "fused.cu")])
+
+
+class JitUser(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(x)
+''',
+    "jit/fused.cu": "// needs nvcc\n",
+    # 3 + 4. stand-ins under import-time protocol calls and version checks
+    "vend_checks.py": '''
+import torch.nn as nn
+import mmcv_gc_fixture as mmcv
+from mmcv_gc_fixture import digit_version
+import wonky_gc_fixture as wonky
+
+# mmcv-style range assert over the stub's own comparison objects
+assert digit_version("1.3.0") <= digit_version(mmcv.__version__) <= digit_version("1.8.0")
+
+# the importing code's own parser: a real tuple compare against the stub's version
+def _dv(s):
+    return tuple(int(p) for p in s.split(".")[:2])
+
+MIN_VERSION, MAX_VERSION = "2.0.0", "2.2.0"
+if not (_dv(MIN_VERSION) <= _dv(mmcv.__version__) <= _dv(MAX_VERSION)):
+    raise ImportError(f"MMCV=={mmcv.__version__} is used but incompatible. "
+                      f"Please install mmcv>={MIN_VERSION}, <={MAX_VERSION}.")
+
+N = len(wonky.TABLE) + wonky.SIZE * 2 - 1
+LABEL = f"{wonky.thing:>4}|{wonky.ratio:.2f}"
+KEYS = {wonky.key: 1}
+for _ in wonky.items:
+    pass
+if wonky.level > 3 or wonky.level <= 3:
+    pass
+
+
+@wonky.register
+class Doubler(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+@wonky.registry.register_module()
+class Tripler(nn.Module):
+    def forward(self, x):
+        return x * 3
+
+
+class Mixed(nn.Module, wonky.Mixin):
+    def __init__(self):
+        nn.Module.__init__(self)
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class FromFactory(wonky.make_base()):
+    pass
+''',
+    # 6. weights downloaded at construction (the URL is loopback: nothing leaves the machine)
+    "hub.py": '''
+import torch
+import torch.nn as nn
+
+URL = "http://127.0.0.1:9/weights.pth"
+
+
+class SkipsPretrained(nn.Module):
+    def __init__(self, num_classes=4, pretrained=True):
+        super().__init__()
+        self.fc = nn.Linear(16, num_classes)
+        if pretrained:
+            self.load_state_dict(torch.hub.load_state_dict_from_url(URL))
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class AlwaysDownloads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 4)
+        self.load_state_dict(torch.hub.load_state_dict_from_url(URL))
+
+    def forward(self, x):
+        return self.fc(x)
+''',
+    # 7. abstract bases and modules without forward
+    "bases.py": '''
+import abc
+import torch.nn as nn
+
+
+class BaseHead(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+
+class NoForward(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+
+class AbstractBackbone(nn.Module, abc.ABC):
+    @abc.abstractmethod
+    def features(self, x):
+        ...
+
+    def forward(self, x):
+        return self.features(x)
+''',
+    # 8. a module instance as constructor argument (Informer's EncoderLayer(attention, d_model))
+    "models/__init__.py": "",
+    "models/attn.py": '''
+import torch
+import torch.nn as nn
+
+
+class FullAttention(nn.Module):
+    def __init__(self, scale=None):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, queries, keys, values, attn_mask=None):
+        scores = torch.softmax(queries @ keys.transpose(-1, -2), dim=-1)
+        return scores @ values, scores
+''',
+    "models/encoder.py": '''
+import torch.nn as nn
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, attention, d_model):
+        super().__init__()
+        self.attention = attention
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x, attn_mask=None):
+        y, _ = self.attention(x, x, x, attn_mask=attn_mask)
+        return self.proj(x + y)
+''',
+    "models/model.py": "from models.attn import FullAttention\nfrom models.encoder import EncoderLayer\n",
+    # 8. an argument stored on self and called later with one input: a layer, not a number
+    "wrappers.py": '''
+import torch.nn as nn
+
+
+class PreNormResidual(nn.Module):
+    def __init__(self, dim, wrapped_thing):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.inner = wrapped_thing
+
+    def forward(self, x):
+        return x + self.inner(self.norm(x))
+''',
+}
+
+EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("src/train/model/common.py", "ResBlock"): ("pass", None),
+    ("src/train/model/net.py", "EDSRLike"): ("pass", None),
+    ("mylib/layers.py", "Lin"): ("pass", None),
+    ("third_party/vend/ops/layers.py", "Pooled"): ("pass", None),
+    ("jit/model.py", "JitUser"): ("pass", None),
+    ("vend_checks.py", "Doubler"): ("pass", None),
+    ("vend_checks.py", "Tripler"): ("pass", None),
+    ("vend_checks.py", "Mixed"): ("pass", None),
+    ("hub.py", "SkipsPretrained"): ("pass", None),
+    ("hub.py", "AlwaysDownloads"): ("init_failed", "needs_network"),
+    ("bases.py", "BaseHead"): ("eager_failed", "not_a_model"),
+    ("bases.py", "NoForward"): ("eager_failed", "not_a_model"),
+    ("bases.py", "AbstractBackbone"): ("init_failed", "not_a_model"),
+    ("models/attn.py", "FullAttention"): ("pass", None),
+    ("models/encoder.py", "EncoderLayer"): ("pass", None),
+    ("wrappers.py", "PreNormResidual"): ("pass", None),
+}
+
+
+def make_yield_repo(root: Path) -> Path:
+    return make_repo(Path(root), "yieldzoo", FILES)
