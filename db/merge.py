@@ -97,26 +97,32 @@ def merge_one(target: Store, source: Path) -> MergeCounts:
         conn.execute("detach database src")
 
 
+def _q(name: str) -> str:
+    """A quoted identifier: column names such as `check` are SQL keywords."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _merge_table(conn: sqlite3.Connection, table: str, source: Path, target: Path, counts: MergeCounts) -> None:
     mine = _columns(conn, "main", table)
     theirs = set(_columns(conn, "src", table))
     cols = [c for c in mine if c in theirs]
     pk = _pk(table)
-    on = " and ".join(f"m.{k} = s.{k}" for k in pk)
+    on = " and ".join(f"m.{_q(k)} = s.{_q(k)}" for k in pk)
     # Conflicts: the same key, a fact both sides know, different values.
     for col in IDENTITY[table]:
         if col not in cols:
             continue
         row = conn.execute(
-            f"select {', '.join('s.' + k for k in pk)}, m.{col}, s.{col} from src.{table} s join main.{table} m on {on} "
-            f"where m.{col} is not null and s.{col} is not null and m.{col} != s.{col} limit 1").fetchone()
+            f"select {', '.join('s.' + _q(k) for k in pk)}, m.{_q(col)}, s.{_q(col)} from src.{table} s "
+            f"join main.{table} m on {on} where m.{_q(col)} is not null and s.{_q(col)} is not null "
+            f"and m.{_q(col)} != s.{_q(col)} limit 1").fetchone()
         if row:
             key = "/".join(str(v) for v in row[:len(pk)])
             here, there = (str(v)[:80] for v in row[len(pk):])
             raise MergeConflict(f"refusing to merge {source}: {table[:-1]} {key} has {col} {there!r} there "
                                 f"but {here!r} in {target}; nothing of {source.name} was merged")
     both = conn.execute(f"select count(*) from src.{table} s join main.{table} m on {on}").fetchone()[0]
-    col_list = ", ".join(cols)
+    col_list = ", ".join(_q(c) for c in cols)
     cur = conn.execute(f"insert or ignore into main.{table} ({col_list}) select {col_list} from src.{table}")
     counts.added[table] = cur.rowcount
     if both:
@@ -126,7 +132,7 @@ def _merge_table(conn: sqlite3.Connection, table: str, source: Path, target: Pat
 def _complete(conn: sqlite3.Connection, table: str, cols: list[str], pk: tuple[str, ...], on: str) -> int:
     """Rows both sides have: fill in what only the source knows."""
     rows = conn.execute(
-        f"select {', '.join('m.' + c for c in cols)}, {', '.join('s.' + c for c in cols)} "
+        f"select {', '.join('m.' + _q(c) for c in cols)}, {', '.join('s.' + _q(c) for c in cols)} "
         f"from src.{table} s join main.{table} m on {on}").fetchall()
     n = len(cols)
     changed = 0
@@ -134,8 +140,8 @@ def _complete(conn: sqlite3.Connection, table: str, cols: list[str], pk: tuple[s
         m, s = dict(zip(cols, row[:n])), dict(zip(cols, row[n:]))
         update = _fill(table, m, s)
         if update:
-            where = " and ".join(f"{k} = ?" for k in pk)
-            conn.execute(f"update main.{table} set {', '.join(f'{k} = ?' for k in update)} where {where}",
+            where = " and ".join(f"{_q(k)} = ?" for k in pk)
+            conn.execute(f"update main.{table} set {', '.join(f'{_q(k)} = ?' for k in update)} where {where}",
                          [*update.values(), *(m[k] for k in pk)])
             changed += 1
     return changed
