@@ -202,7 +202,8 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     else:
         result = _abnormal(status, stage, killed_for, fatal, tail, wall, timeout, max_output, budget_hit)
     from capture import traces
-    traces.collect(req["scratch"], result)   # what the child wrote, even if it was killed
+    if req.get("scratch"):
+        traces.collect(req["scratch"], result)   # what the child wrote, even if it was killed
     return result
 
 

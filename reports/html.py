@@ -121,6 +121,7 @@ def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
                f"n = {num(d['speedup']['n'])}"),
         "</div>",
         "".join(table_html(t) for t in by_prefix("Distributions")),
+        "".join(table_html(t) for t in by_prefix("Frame-hook overhead")),
         "<h2>Graph breaks</h2>", '<div class="grid2">',
         _chart("break-reasons-chart", "Top graph-break reasons (cases affected)"),
         _chart("breaks-per-module-chart", "Graph breaks per captured module"),

@@ -53,3 +53,21 @@ def test_hook_overhead_comes_with_its_ratio_and_interval(rows):
 def test_compile_cpu_time_is_recorded_beside_wall(rows):
     r = rows["Fine"]
     assert r["compile_s"] > 0 and r["compile_cpu_s"] is not None and r["compile_cpu_s"] > 0
+
+
+def test_report_says_how_noisy_the_hook_overhead_was(triage_crawl):
+    from reports.html import render_html
+    with open_scope(triage_crawl) as scope:
+        data = build_report(scope).as_dict()
+    h = data["hook_overhead"]
+    assert h["cases"] == 3 and h["confidence"] == 0.95          # the three modules that got past capture
+    assert h["ci_half_us_median"] >= 0 and 0 <= h["resolved"] <= 3 and h["ratio_median"] > 0
+    assert "Frame-hook overhead" in render_html(data)
+
+
+def test_the_run_records_the_machine_load(triage_crawl):
+    import json
+    with Store(triage_crawl, readonly=True) as store:
+        (run,) = store.runs()
+    load = json.loads(run["load_avg"])
+    assert load["n"] == len(EXPECTED) and load["min"] <= load["mean"] <= load["max"] and load["cores"] >= 1
