@@ -111,6 +111,14 @@ class CountingCapture:
         )
 
 
+def explain(module: torch.nn.Module, args: list[Any], kwargs: dict[str, Any]) -> CaptureInfo:
+    """Capture once and describe graphs, breaks and guards (repro scripts call this;
+    the case engine keeps the CountingCapture to reuse its compiled object)."""
+    trace = CountingCapture(module)
+    trace.compiled(*args, **kwargs)
+    return trace.info()
+
+
 def gb_id(text: str) -> str:
     """The GBxxxx id of a graph-break message ('' if it has none)."""
     m = GB_ID.search(text)

@@ -29,8 +29,9 @@ def _in(values: object) -> str:
 
 
 _ABN = _in(ABNORMAL)
-_POST_CAPTURE = _in({Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.DONE})
-_POST_COMPILE = _in({Stage.RUN, Stage.PARITY, Stage.DONE})
+# backward and dynamic (training / dynamic-shape runs) come after the forward compiled.
+_POST_CAPTURE = _in({Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.BACKWARD, Stage.DYNAMIC, Stage.DONE})
+_POST_COMPILE = _in({Stage.RUN, Stage.PARITY, Stage.BACKWARD, Stage.DYNAMIC, Stage.DONE})
 _COMPILED_STATUSES = _in({CaseStatus.RUN_FAILED, CaseStatus.PARITY_FAILED, CaseStatus.PASS,
                           CaseStatus.EAGER_NONDETERMINISTIC})
 

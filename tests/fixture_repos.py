@@ -290,6 +290,18 @@ class PairsOnly(nn.Module):
         return self.lin(x).reshape(x.shape[0] // 2, 2, 16).mean(1)
 
 
+class DropsOut(nn.Module):
+    """nn.Dropout: inactive in eval (inference passes), drawn from the RNG in train mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(self.lin(x))
+
+
 class NoWeights(nn.Module):
     """No parameters: nothing to train."""
 
@@ -301,7 +313,7 @@ GRAD_FILES = {"gradmodels.py": GRAD_MODELS, "README.md": "training fixture\n"}
 
 EXPECTED_GRAD_INFERENCE = {
     "TrainsFine": "pass", "WrongGradUnderCompile": "pass", "BackwardWontCompile": "pass",
-    "LoopsOverBatch": "pass", "PairsOnly": "pass", "NoWeights": "pass",
+    "LoopsOverBatch": "pass", "PairsOnly": "pass", "DropsOut": "pass", "NoWeights": "pass",
 }
 
 # (status, stage, reason) of the --training run.
@@ -311,6 +323,7 @@ EXPECTED_TRAINING = {
     "BackwardWontCompile": ("compile_failed", "backward", None),
     "LoopsOverBatch": ("pass", "done", None),
     "PairsOnly": ("pass", "done", None),
+    "DropsOut": ("eager_nondeterministic", "done", None),  # flagged as eager x2 flags it, never a pass
     "NoWeights": ("eager_failed", "backward", "no_parameters"),
 }
 

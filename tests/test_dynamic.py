@@ -89,7 +89,7 @@ def test_report_shows_recompiles_and_their_reasons(dynamic_db: Path, tmp_path: P
                                                    capsys: pytest.CaptureFixture) -> None:
     assert main(["report", "--db", str(dynamic_db), "--format", "json"]) == 0
     rc = json.loads(capsys.readouterr().out)["recompiles"]
-    assert rc["cases"] == 6 and sum(b["count"] for b in rc["buckets"]) == 6
+    assert rc["cases"] == 7 and sum(b["count"] for b in rc["buckets"]) == 7
     assert {"recompiles": "3", "count": 1} in rc["buckets"]          # LoopsOverBatch
     assert "size mismatch at index" in rc["reasons"][0]["reason"] and rc["sizes_rejected"] == 2
     page = tmp_path / "dynamic.html"
