@@ -255,7 +255,7 @@ def _fill_param(cls: type, state: _InitState, name: str, use: Use, annotation: A
             state.kwargs[name], state.alternatives[name] = built[0], built[1:] + [spec]
             state.rules[name] = "init:repo-instance"
             return
-        if called_later(cls).get(name) == 1 and spec["kind"] not in ("module", "config"):
+        if called_later(cls).get(name) == 1 and spec["kind"] != "module" and not use.attrs:
             # stored and called with one input later: a layer; the identity is the neutral one
             state.kwargs[name], state.alternatives[name] = {"kind": "module", "name": "Identity"}, [spec]
             state.rules[name] = "init:called-later"
