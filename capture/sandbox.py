@@ -134,5 +134,7 @@ def worker_command(cfg: SandboxConfig) -> list[str]:
     if cfg.gpu:  # the sandbox's /dev is minimal: pass the GPU device nodes through
         for dev in sorted(glob.glob("/dev/nvidia*") + glob.glob("/dev/dri")):
             argv += ["--dev-bind", dev, dev]
-    argv += ["--chdir", str(cfg.scratch_root), "--"]
+    # The worker empties this private /tmp after each case (capture/worker.py), so a
+    # case cannot leave files there for the next one.
+    argv += ["--setenv", "GRAPHCRAWL_PRIVATE_TMP", "/tmp", "--chdir", str(cfg.scratch_root), "--"]
     return argv + inner

@@ -128,6 +128,24 @@ def _reap_strays(me: int) -> None:
                 pass
 
 
+def _empty_private_tmp() -> None:
+    """Inside the sandbox /tmp is this worker's own tmpfs, shared by its cases in turn:
+    empty it so one case's files never reach the next. Outside it, never touch /tmp."""
+    root = os.environ.get("GRAPHCRAWL_PRIVATE_TMP")
+    if not root:
+        return
+    import shutil
+    for entry in os.listdir(root):
+        path = os.path.join(root, entry)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
 def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     """Fork a child for one case and turn whatever it does into a result."""
     event_r, event_w = os.pipe()
@@ -190,6 +208,7 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     _, status = os.waitpid(pid, 0)
     _kill_group(pid)
     _reap_strays(os.getpid())
+    _empty_private_tmp()
     for fd in (event_r, out_r):
         try:
             os.close(fd)

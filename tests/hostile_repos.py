@@ -111,6 +111,23 @@ class Evil(nn.Module):
 '''
 
 
+CLEAN_AFTER_TMP = '''
+if os.path.exists({tmp_target!r}):
+    raise RuntimeError("saw the previous case's file in /tmp")
+
+
+class Evil(nn.Module):
+    """Runs after write_tmp in the same worker: its private /tmp must be empty again."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.lin(x)
+'''
+
+
 def hostile_files(**fill: object) -> dict[str, str]:
     """{relpath: source} for every hostile module, placeholders filled."""
     files = {}
@@ -118,4 +135,5 @@ def hostile_files(**fill: object) -> dict[str, str]:
         cls = EXIT_FORWARD if name == "exit_midcase" else PLAIN_FORWARD
         files[f"{name}.py"] = HEADER + body.format(**fill) + cls
     files["clean_after_patch.py"] = HEADER + CLEAN_AFTER_PATCH
+    files["clean_after_tmp.py"] = HEADER + CLEAN_AFTER_TMP.format(**fill)
     return files

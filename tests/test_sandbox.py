@@ -65,6 +65,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory):
     cfg = SandboxConfig(scratch_root=base / "scratch", cache_dir=base / "cache", readonly=[repo])
     order = [*HOSTILE, "clean_after_patch"]
     order.insert(order.index("patch_torch") + 1, order.pop())  # clean case right after the patch
+    order.insert(order.index("write_tmp") + 1, "clean_after_tmp")  # and right after the /tmp write
     requests = [{"case_id": name, "checkout": str(repo), "path": f"{name}.py", "qualname": "Evil",
                  "backend": "eager", "timeout_s": 15, "mem_mb": 4096, "max_procs": 64,
                  "max_output_mb": 20} for name in order]
@@ -114,6 +115,10 @@ def test_signals_and_exits_are_named(hostile_run) -> None:
 
 def test_monkeypatch_does_not_leak_into_the_next_case(hostile_run) -> None:
     assert hostile_run[0]["clean_after_patch"]["status"] == "pass"
+
+
+def test_files_in_tmp_do_not_reach_the_next_case(hostile_run) -> None:
+    assert hostile_run[0]["clean_after_tmp"]["status"] == "pass", hostile_run[0]["clean_after_tmp"].get("error_msg")
 
 
 def test_no_stray_processes_survive(hostile_run) -> None:
