@@ -35,6 +35,7 @@ NEW_BATCHES = (3, 4, 7)
 LENGTH_SCALE = 1.5
 SEQ_FAMILIES = ("embedding", "seq", "rnn", "attention", "transformer", "layernorm", "signal", "conv1d", "name:ids",
                 "name:mask", "name:positions", "name:segment-ids")
+GRAPH_FAMILIES = ("name:adjacency",)
 SPATIAL_FAMILIES = ("conv2d", "conv3d", "convT2d", "convT3d", "image", "norm", "batchnorm")
 
 
@@ -63,17 +64,21 @@ def derive_sizes(inputs: dict[str, Any], found_by: list[str] | None) -> list[tup
         return []
     batch = BATCH if any(BATCH in t["shape"] for t in tensors) else tensors[0]["shape"][0] if tensors[0]["shape"] else None
     out: list[tuple[str, dict[str, Any]]] = []
+    rules = " ".join(found_by or [])
+    graph = any(f in rules for f in GRAPH_FAMILIES)  # nodes x features + nodes x nodes: every node dim moves
     if batch:
         for b in NEW_BATCHES:
             if b == batch:
                 continue
             new = copy.deepcopy(inputs)
             for t in _tensors(new):
+                if graph:
+                    t["shape"] = [b if n == batch else n for n in t["shape"]]
+                    continue
                 d = _batch_dim(t["shape"], batch)
                 if d is not None:
                     t["shape"][d] = b
             out.append((f"batch={b}", new))
-    rules = " ".join(found_by or [])
     first = tensors[0]["shape"]
     bd = _batch_dim(first, batch) if batch else None
     start = (bd if bd is not None else -1) + 1

@@ -16,11 +16,12 @@ import json
 from collections import Counter
 from typing import Any
 
-from db.status import ran_in_eager
+from db.status import ABNORMAL, ran_in_eager
 from reports.scope import Scope
 from reports.signature import normalize_message
 from reports.stats import quantile
 
+_ABNORMAL = frozenset(s.value for s in ABNORMAL)
 CHECK_SUFFIXES = {"training": "-training", "dynamic": "-dynamic"}
 
 
@@ -33,13 +34,15 @@ def time_shares(scope: Scope) -> dict[str, Any]:
     """Share of the total worker wall spent in each stage, over all cases and over passing ones."""
     out: dict[str, Any] = {}
     acc = {"all": (Counter(), [0.0, 0]), "pass": (Counter(), [0.0, 0])}
-    for status, stage_s, wall in _rows(scope, "x.status, x.stage_s, x.wall_s"):
+    for status, stage, stage_s, wall in _rows(scope, "x.status, x.stage, x.stage_s, x.wall_s"):
         if wall is None:
             continue
         try:
             stages = json.loads(stage_s) if stage_s else {}
         except ValueError:
             stages = {}
+        if not stages:  # a killed case reports no stage times: its wall goes to the stage it died in
+            stages = {(f"{stage} ({status})" if status in _ABNORMAL else "not recorded"): float(wall)}
         for key in ("all", "pass") if status == "pass" else ("all",):
             seconds, total = acc[key]
             for name, s in stages.items():

@@ -98,3 +98,10 @@ def test_report_shows_recompiles_and_their_reasons(dynamic_db: Path, tmp_path: P
     capsys.readouterr()
     assert main(["triage", "--db", str(dynamic_db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["failures"] == 0
+
+
+def test_a_graph_grows_its_adjacency_with_its_node_count() -> None:
+    graph = {"args": [{"kind": "tensor", "shape": [2, 16], "dtype": "float32"},
+                      {"kind": "tensor", "shape": [2, 2], "dtype": "float32", "low": 0, "high": 1}], "kwargs": {}}
+    (_, three), *_ = derive_sizes(graph, ["generic:vector", "name:adjacency"])
+    assert [t["shape"] for t in three["args"]] == [[3, 16], [3, 3]]
