@@ -128,14 +128,29 @@ def _reap_strays(me: int) -> None:
                 pass
 
 
+_TMP_AT_START: set[str] = set()
+
+
+def _note_private_tmp() -> None:
+    """What the sandbox's /tmp held before any case ran: the parents of the bind
+    mounts (scratch, compile cache, checkouts) when those live under /tmp."""
+    root = os.environ.get("GRAPHCRAWL_PRIVATE_TMP")
+    if root:
+        _TMP_AT_START.update(os.listdir(root))
+
+
 def _empty_private_tmp() -> None:
     """Inside the sandbox /tmp is this worker's own tmpfs, shared by its cases in turn:
-    empty it so one case's files never reach the next. Outside it, never touch /tmp."""
+    remove what a case left there so it never reaches the next one. Entries that were
+    there before the first case are never touched (they hold the bind mounts, whose
+    contents are real directories of the host). Outside the sandbox, /tmp is left alone."""
     root = os.environ.get("GRAPHCRAWL_PRIVATE_TMP")
     if not root:
         return
     import shutil
     for entry in os.listdir(root):
+        if entry in _TMP_AT_START:
+            continue
         path = os.path.join(root, entry)
         try:
             if os.path.isdir(path) and not os.path.islink(path):
@@ -286,6 +301,7 @@ def _drop_privileges() -> None:
 
 def main() -> None:
     _drop_privileges()
+    _note_private_tmp()
     proto_in = os.fdopen(os.dup(0), "r")
     proto_out = os.fdopen(os.dup(1), "w", buffering=1)
     # Nothing but replies may reach the protocol stream.

@@ -121,6 +121,17 @@ def test_files_in_tmp_do_not_reach_the_next_case(hostile_run) -> None:
     assert hostile_run[0]["clean_after_tmp"]["status"] == "pass", hostile_run[0]["clean_after_tmp"].get("error_msg")
 
 
+def test_tmp_cleanup_leaves_the_bind_mounts_under_tmp_alone(hostile_run) -> None:
+    # This run's scratch, compile cache and checkout live under the host's /tmp (pytest's
+    # basetemp), bound into the sandbox's private /tmp: emptying that /tmp after each case
+    # must not reach into them.
+    repo = hostile_run[4]
+    base = repo.parent
+    assert str(base).startswith("/tmp/")
+    assert (base / "cache" / "inductor").is_dir() and (base / "scratch").is_dir()
+    assert (repo / "write_tmp.py").is_file()
+
+
 def test_no_stray_processes_survive(hostile_run) -> None:
     # The sandbox of this module's run is the only one whose bwrap names its repo; once it
     # is gone its PID namespace, fork bomb included, is gone with it.
