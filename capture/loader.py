@@ -14,7 +14,9 @@ stubbed alone, recorded as "mylib._C", so the package's pure-Python classes
 load. Stand-ins survive the protocol calls import-time code makes (len,
 iteration, comparison, arithmetic, format, use as decorator or base), and a
 stubbed package's version is retried with the versions the failing check
-names (capture/stub_versions.py).
+names (capture/stub_versions.py). Torch calls that cannot work on this
+machine or torch (`.cuda()` with no GPU, an integer nn.Parameter) are answered as
+the code meant them, and recorded on the case when made (capture/stub_torch.py).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from capture import repo_paths, stub_versions
+from capture import repo_paths, stub_torch, stub_versions
 
 # torch itself and our own packages are never stubbed. torchvision/torchaudio/
 # torchtext are when missing: a file that imports torchvision for one transform
@@ -442,6 +444,9 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             sys.path.insert(0, p)
     local = _repo_top_levels(checkout) | _repo_top_levels(file.parent)
     state = _Attempts(checkout, stubs)
+    stub_torch.install()
+    torch_marks: list[str] = []
+    stub_torch.record_into(torch_marks)  # calls made while importing (module-level `.cuda()`)
     shims = _ShimFinder()
     sys.meta_path.append(shims)  # after the real finders: only for what is not installed
     finder = _StubFinder(state.roots, state.exact, state.versions)
@@ -486,7 +491,9 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             raise LoadError(f"{qualname} not found in {relpath} after import")
     if not isinstance(obj, type):
         raise LoadError(f"{qualname} in {relpath} is not a class")
-    return obj, sorted(state.recorded() | shims.used)
+    recorded = sorted(state.recorded() | shims.used | set(torch_marks))
+    stub_torch.record_into(recorded)  # later calls (in __init__, forward) mark the case's list
+    return obj, recorded
 
 
 def _package_base(dotted: str, checkout: Path) -> tuple[str, Path]:

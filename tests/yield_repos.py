@@ -249,6 +249,46 @@ class PreNormResidual(nn.Module):
     def forward(self, x):
         return x + self.inner(self.norm(x))
 ''',
+    # 9. code written on a GPU machine and an older torch: `.cuda()` at import, in __init__ and in
+    #    forward; `nn.Parameter(torch.full((n,), 0))` (float before torch 1.7); a `device` argument
+    "gpu_era.py": '''
+import torch
+import torch.nn as nn
+
+OFFSET = torch.ones(1).cuda()
+
+
+class CudaEverywhere(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.cuda()
+
+    def forward(self, x):
+        return self.fc(x.cuda(non_blocking=True)) + OFFSET
+''',
+    "old_torch.py": '''
+import torch
+import torch.nn as nn
+
+
+class FullBias(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.bias = nn.Parameter(torch.full((features,), 0))
+
+    def forward(self, x):
+        return x + self.bias
+
+
+class GridOnDevice(nn.Module):
+    def __init__(self, W, H, device):
+        super().__init__()
+        self.grid = torch.zeros(H, W, device=device)
+
+    def forward(self, img):
+        return img * self.grid
+''',
 }
 
 EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -268,6 +308,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("models/attn.py", "FullAttention"): ("pass", None),
     ("models/encoder.py", "EncoderLayer"): ("pass", None),
     ("wrappers.py", "PreNormResidual"): ("pass", None),
+    ("gpu_era.py", "CudaEverywhere"): ("pass", None),
+    ("old_torch.py", "FullBias"): ("pass", None),
+    ("old_torch.py", "GridOnDevice"): ("pass", None),
 }
 
 
