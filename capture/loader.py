@@ -391,11 +391,33 @@ class _Attempts:
         if module is None or hasattr(module, sub) or (top in NEVER_STUB and top != "torch") \
                 or repo_paths.defines(getattr(module, "__file__", None), sub):
             return False
+        found = self._from_submodule(module, sub)
+        if found is not None:  # the repo's own package defines it one level down: not a stub
+            setattr(module, sub, found)
+            self.keep.add(parent)
+            return True
         compat = getattr(collections.abc, sub, None) if parent == "collections" else None
         setattr(module, sub, compat if compat is not None else _make_stub_class(f"{parent}.{sub}"))
         self.keep.add(parent)
         self.names.add(f"{parent}.{sub}")
         return True
+
+    def _from_submodule(self, package: types.ModuleType, name: str) -> Any:
+        """`from pkg import X` where the repo's pkg/__init__.py lacks X but one of its own modules
+        (pkg/conv.py) defines it (an export the repo forgot): that module's X, else None."""
+        init = getattr(package, "__file__", None) or ""
+        if not init.startswith(str(self.checkout)) or Path(init).name != "__init__.py":
+            return None
+        for file in sorted(Path(init).parent.glob("*.py")):
+            if file.name == "__init__.py" or not file.stem.isidentifier() or not repo_paths.defines(str(file), name):
+                continue
+            try:
+                value = getattr(importlib.import_module(f"{package.__name__}.{file.stem}"), name, None)
+            except Exception:  # noqa: BLE001 - a sibling that does not import is no source for the name
+                continue
+            if value is not None:
+                return value
+        return None
 
     def fix_cannot_import(self, exc: ImportError) -> bool:
         """`from mylib import _C` where mylib is the repo's and _C has no source: stub mylib._C."""
@@ -404,6 +426,12 @@ class _Attempts:
             return False
         sub, parent, file = m.group(1), m.group(2), m.group(3)
         name = f"{parent}.{sub}"
+        package = sys.modules.get(parent)
+        found = self._from_submodule(package, sub) if package is not None else None
+        if found is not None:  # the repo's own package defines it one level down: not a stub
+            setattr(package, sub, found)
+            self.keep.add(parent)
+            return True
         file = file or getattr(sys.modules.get(parent), "__file__", None)  # a failed package left sys.modules
         if name in self.exact or not file or Path(file).name != "__init__.py" \
                 or not file.startswith(str(self.checkout)) or repo_paths.has_source(file, sub) \

@@ -124,3 +124,20 @@ def test_gpu_era_calls_are_answered_on_the_cpu_and_recorded(yield_crawl: Path) -
     replay = _results(yield_crawl, "replay")
     assert json.loads(replay[("old_torch.py", "FullBias")]["stubs"]) == [INT_PARAM_MARK]
 
+
+def test_input_size_relations_rebuild_with_same_padding_and_index_the_input(yield_crawl: Path) -> None:
+    rows = _results(yield_crawl, "first")
+    res = rows[("blocks.py", "ZeroPadResidual")]
+    assert "init:same-padding" in json.loads(res["found_by"])
+    assert json.loads(res["spec"])["init"]["kwargs"]["padding"] == {"kind": "const", "value": 1}
+    pair = json.loads(rows[("blocks.py", "RealImagConv")]["spec"])["inputs"]["args"][0]
+    assert len(pair["shape"]) == 5 and pair["shape"][1] == 2
+    skip = json.loads(rows[("blocks.py", "UpWithSkip")]["spec"])["inputs"]["args"]
+    assert skip[1]["shape"][2] == 2 * skip[0]["shape"][2]
+    checked = rows[("blocks.py", "CheckedInput")]
+    assert "static:shape-check" in json.loads(checked["found_by"])
+
+
+def test_a_name_the_package_forgot_to_export_comes_from_its_own_module(yield_crawl: Path) -> None:
+    row = _results(yield_crawl, "first")[("exports/net.py", "GatedNet")]
+    assert json.loads(row["stubs"] or "[]") == []
