@@ -292,6 +292,9 @@ def _rank(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> list[tup
     m9 = re.search(r"pattern '([^']*?)->[^']*' does not fit a tensor of (\d+) dims", msg)
     if m9 and "..." not in m9.group(1):
         want, have = len(re.findall(r"\([^)]*\)|[\w]+", m9.group(1))), int(m9.group(2))
+    m10 = re.search(r"Got (\d)D input, but \w+ mode needs (\d)D input", msg)  # F.interpolate / nn.Upsample
+    if m10:
+        want, have = int(m10.group(2)), int(m10.group(1))
     m6 = re.search(r"Only (\d)D, (\d)D and (\d)D input Tensors supported \(got (\d)D\)", msg)
     if m6:
         want, have = int(m6.group(2)), int(m6.group(4))

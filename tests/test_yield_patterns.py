@@ -136,6 +136,9 @@ def test_input_size_relations_rebuild_with_same_padding_and_index_the_input(yiel
     assert skip[1]["shape"][2] == 2 * skip[0]["shape"][2]
     checked = rows[("blocks.py", "CheckedInput")]
     assert "static:shape-check" in json.loads(checked["found_by"])
+    up = rows[("blocks.py", "UpPadded")]
+    assert "fix:rank-4d" in json.loads(up["found_by"])
+    assert all(len(a["shape"]) == 4 for a in json.loads(up["spec"])["inputs"]["args"])
 
 
 def test_a_name_the_package_forgot_to_export_comes_from_its_own_module(yield_crawl: Path) -> None:

@@ -364,6 +364,23 @@ class UpWithSkip(nn.Module):
         return torch.relu(self.conv2(torch.cat((x, skpCn), 1)))
 
 
+class UpPadded(nn.Module):
+    """Upsample x1, pad it to x2's size, concatenate: in_channels is only ever used via an int op."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.mid = in_channels // 2
+
+    def forward(self, x1, x2):
+        x1 = self.up(x1)
+        dy = x2.size()[2] - x1.size()[2]
+        dx = x2.size()[3] - x1.size()[3]
+        x1 = nn.functional.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.conv(torch.cat([x2, x1], dim=1))
+
+
 class CheckedInput(nn.Module):
     """Forward checks its input against the constructor's sizes and says nothing useful."""
 
@@ -403,6 +420,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("blocks.py", "RealImagConv"): ("pass", None),
     ("blocks.py", "UpWithSkip"): ("pass", None),
     ("blocks.py", "CheckedInput"): ("pass", None),
+    ("blocks.py", "UpPadded"): ("pass", None),
     ("exports/layers/norm.py", "Norm"): ("pass", None),
     ("exports/layers/gated.py", "Gated"): ("pass", None),
     ("exports/net.py", "GatedNet"): ("pass", None),
