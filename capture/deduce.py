@@ -314,6 +314,42 @@ def _size_clash(error: BaseException | None, inputs_tried: Any = None) -> dict[i
     return None
 
 
+SAME_PADDING = "same-padding"
+SAME_PADDING_TRIES = 10
+SIZE_MISMATCH = re.compile(r"must match the size of tensor b|Sizes of tensors must match|"
+                           r"stack expects each tensor to be equal size")
+PADDING_NAMES = re.compile(r"^(padding|pad|pad_size|padding_size)$")
+KERNEL_NAMES = re.compile(r"^(kernel_size|kernel|ksize|k_size|kernel_sz|ks|k)$")
+
+
+def _zero_padding(cls: type) -> list[inspect.Parameter]:
+    """Optional padding args that default to 0: a residual `x + conv(x)` then shrinks by kernel-1."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    return [p for p in params if PADDING_NAMES.match(p.name) and type(p.default) is int and p.default == 0]
+
+
+def _same_padding(cls: type, state: _InitState) -> None:
+    """Padding `kernel // 2` where it defaults to 0, so outputs keep their input's size (a residual adds them)."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return
+    kernel = 3
+    for p in params:
+        if KERNEL_NAMES.match(p.name):
+            spec = state.kwargs.get(p.name)
+            value = spec["value"] if spec is not None and spec["kind"] == "const" else p.default
+            if type(value) is int and value > 0:
+                kernel = value
+            break
+    for p in _zero_padding(cls):
+        if p.name not in state.kwargs:
+            state.kwargs[p.name] = const(kernel // 2)
+
+
 def _init_fix(cls: type, exc: BaseException, state: _InitState, reading_uses: dict[str, Use]) -> str | None:
     """Apply one change suggested by a constructor error; return its rule name, or None."""
     msg = str(exc)
@@ -464,14 +500,18 @@ def _set(state: _InitState, name: str, spec: dict[str, Any]) -> None:
 
 
 def deduce_init(cls: type, seed: int, deadline: float, max_tries: int,
-                prescale: tuple[int, tuple[int, ...]] | dict[int, int] | None = None) -> tuple[nn.Module, dict[str, Any], list[str], int]:
+                prescale: tuple[int, tuple[int, ...]] | dict[int, int] | str | None = None) -> tuple[nn.Module, dict[str, Any], list[str], int]:
     """Build the module from plausible args, fixing one thing per failed try.
 
     `prescale` rebuilds with other sizes: (scale, ints kept) for every
-    size-like int, or {old: new} for ints of one value.
+    size-like int, {old: new} for ints of one value, or SAME_PADDING for
+    `kernel // 2` where padding defaults to 0 (sizes 32, so a residual's in == out).
     """
     state, config_uses = _initial_init_state(cls)
-    if isinstance(prescale, dict):
+    if prescale == SAME_PADDING:  # a residual block: same padding, and sizes 32 so in == out
+        state.kwargs = {k: _scaled(s, 32, (0, 1), name=k) for k, s in state.kwargs.items()}
+        _same_padding(cls, state)
+    elif isinstance(prescale, dict):
         state.kwargs = {k: _remapped(s, prescale) for k, s in state.kwargs.items()}
     elif prescale is not None:
         state.kwargs = {k: _scaled(s, *prescale, name=k) for k, s in state.kwargs.items()}
@@ -504,7 +544,9 @@ def deduce_init(cls: type, seed: int, deadline: float, max_tries: int,
         if not isinstance(module, nn.Module):
             raise DeduceFailed("init", TypeError(f"{cls.__name__}() did not return an nn.Module"), tries, [])
         rules = sorted(set(state.rules.values())) or ["init:defaults"]
-        if isinstance(prescale, dict):
+        if prescale == SAME_PADDING:
+            fixes.append("init:same-padding")
+        elif isinstance(prescale, dict):
             fixes.append("init:retry-from-input-error")
         elif prescale is not None:
             fixes.append(f"init:retry-ints={prescale[0]}")
@@ -756,7 +798,9 @@ def deduce(cls: type, *, seed: int = 0, mode: str = "eval", budget_s: float = 60
             raise failure or exc
         tries += n
         module.train(mode == "train")
-        inputs, rules, more, error = deduce_inputs(module, seed, deadline, max_tries - tries, init_spec)
+        # a class whose padding defaults to 0 keeps tries for a rebuild with same padding
+        reserve = SAME_PADDING_TRIES if prescale is None and _zero_padding(cls) else 0
+        inputs, rules, more, error = deduce_inputs(module, seed, deadline, max_tries - tries - reserve, init_spec)
         tries += more
         if error is None and rules:
             inputs, extra, more = enrich_optional(module, inputs, seed, deadline)
@@ -770,8 +814,10 @@ def deduce(cls: type, *, seed: int = 0, mode: str = "eval", budget_s: float = 60
             clash = _size_clash(error)
             if clash:
                 variants.insert(0, clash)
+            elif SIZE_MISMATCH.search(str(error or "")) and _zero_padding(cls):
+                variants.insert(0, SAME_PADDING)
         failure.tries = tries
-        if stage != "inputs" or not _has_sizes(init_spec):
+        if stage != "inputs" or not (_has_sizes(init_spec) or SAME_PADDING in variants):
             break
     assert failure is not None
     raise failure

@@ -120,6 +120,21 @@ def _channels(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> list
             out.append(("last", replace(inputs, path, with_shape(spec, [*s[:-1], want]))))
         elif len(s) == 2 and list(shape) != s:
             out.append(("rank", replace(inputs, path, with_shape(spec, [s[0], want, 32]))))
+    if shape[0] == 1 and len(shape) >= 3 and not any(list(sp["shape"]) == shape for _, sp in leaves(inputs)):
+        # forward indexed the input first (`self.conv(x[:, 0])`): [B, C, H, W] became an unbatched
+        # [B, H, W]; the input has one more dim in front of the conv's ([B, 2, C, H, W], real/imag)
+        for path, spec in leaves(inputs):
+            sh = list(spec["shape"])
+            if _floaty(spec) and len(sh) == len(shape) and sh[0] == shape[1] and sh[2:] == shape[2:]:
+                out.insert(0, ("indexed", replace(inputs, path, with_shape(spec, [sh[0], 2, want, *shape[2:]]))))
+                break
+    if len(shape) >= 3 and not any(list(sp["shape"]) == shape for _, sp in leaves(inputs)):
+        # torch.cat((layer(x), skip), 1) into the conv: the skip input takes the channels left over
+        for path, spec in leaves(inputs):
+            sh = list(spec["shape"])
+            if _floaty(spec) and len(sh) == len(shape) and sh[0] == shape[0] and sh[2:] == shape[2:] \
+                    and got > sh[1] and want - (got - sh[1]) > 0:
+                out.append(("cat-rest", replace(inputs, path, with_shape(spec, [sh[0], want - (got - sh[1]), *sh[2:]]))))
     images = [(p, sp) for p, sp in leaves(inputs) if len(sp["shape"]) == len(shape) and len(shape) >= 3]
     if len(images) >= 2 and sum(sp["shape"][1] for _, sp in images) == got and want % len(images) == 0:
         new = inputs  # torch.cat((img_a, img_b), 1) into the conv: split its channels
@@ -277,6 +292,9 @@ def _rank(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> list[tup
     m9 = re.search(r"pattern '([^']*?)->[^']*' does not fit a tensor of (\d+) dims", msg)
     if m9 and "..." not in m9.group(1):
         want, have = len(re.findall(r"\([^)]*\)|[\w]+", m9.group(1))), int(m9.group(2))
+    m10 = re.search(r"Got (\d)D input, but \w+ mode needs (\d)D input", msg)  # F.interpolate / nn.Upsample
+    if m10:
+        want, have = int(m10.group(2)), int(m10.group(1))
     m6 = re.search(r"Only (\d)D, (\d)D and (\d)D input Tensors supported \(got (\d)D\)", msg)
     if m6:
         want, have = int(m6.group(2)), int(m6.group(4))
@@ -384,7 +402,16 @@ def _match_size(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> li
     if not pairs:
         return []
     out = []
+    # a cat whose later tensor is off (a U-Net skip at twice the size): change later inputs first
+    later = re.search(r"for tensor number ([1-9]\d*) in the list", msg)
+    order = list(leaves(inputs))[::-1] if later else list(leaves(inputs))
     for a, b in pairs[:1]:
+        for p, s in order:
+            shape = list(s["shape"])
+            if len(shape) >= 3 and _floaty(s) and len(set(shape[2:])) == 1 and shape[2] in (a, b):
+                # square spatial dims change together ([B, C, 32, 32] -> [B, C, 64, 64])
+                new = b if shape[2] == a else a
+                out.append(("spatial", replace(inputs, p, with_shape(s, [*shape[:2], *([new] * (len(shape) - 2))]))))
         for p, s in leaves(inputs):
             shape = list(s["shape"])
             for i, d in enumerate(shape):

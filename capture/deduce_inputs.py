@@ -62,6 +62,7 @@ class Slot:
     use: Use = field(default_factory=Use)
     layer: nn.Module | None = None
     layer_path: str | None = None
+    checked: list[int] | None = None  # the shape forward's own check asks for (deduce_shapecheck.py)
 
 
 def forward_slots(module: nn.Module) -> tuple[list[Slot], bool, Reading]:
@@ -471,6 +472,8 @@ def slot_candidates(slot: Slot, ctx: Context, index: int) -> list[Candidate]:
             out.append(same)
     out += GENERIC
     out = _order_by_rank(out, slot.use)
+    if slot.checked:
+        out.insert(0, ("static:shape-check", tensor(slot.checked)))
     seen: set[str] = set()
     uniq = []
     for rule, spec in out:
@@ -520,9 +523,11 @@ def make_candidates(module: nn.Module, init_spec: dict[str, Any]) -> tuple[list[
     if not slots and varargs:
         slots = [Slot("input", False)]
     ctx = context_for(module, init_spec)
+    from capture.deduce_shapecheck import checked_shape
     for slot in slots:
         slot.layer_path = slot.use.first_layer
         slot.layer = resolve_layer(module, slot.layer_path)
+        slot.checked = checked_shape(module, slot.name)
     if slots and slots[0].layer is None and not slots[0].use.first_layer:
         slots[0].layer = first_layer(module)
 

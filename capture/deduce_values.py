@@ -35,6 +35,7 @@ def guess_int(name: str) -> int | None:
     """A plausible integer for a parameter or config attribute named `name`."""
     n = name.lower()
     rules: list[tuple[str, int]] = [
+        (r"^(n_?gpus?|num_?gpus?|gpu_?num|ngpus?|n_gpu_use)$", 1),
         (r"(^|_)(num_)?(classes|class_num|n_classes|num_class|nclass|ncls|num_labels|n_labels|out_classes|nclasses|n_class|label_num|num_outputs|n_outputs|output_classes)$", 10),
         (r"vocab|ntoken|n_token|num_tokens|num_embeddings|n_vocab|tokens$|num_words|n_words|word_num|n_src_vocab|n_trg_vocab|n_tgt_vocab|num_chars|n_chars|num_symbols|n_symbols|dict_size", 100),
         (r"(^|_)(in_?ch(annels)?|input_?channels|in_?planes|inplanes|c_in|in_c|input_nc|nc|img_channels|image_channels|channels_in|num_channels|n_channels|in_chans|input_dim_img|in_chan|input_ch|n_colors|colors|channels_img|img_ch|image_ch)$", 3),
@@ -74,6 +75,8 @@ def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[st
     """A value spec for a required parameter, from its annotation and name alone."""
     n = name.lower()
     ann = _ann_name(annotation)
+    if re.fullmatch(r"device|dev|[a-z_]*_device", n) or ann in ("torch.device", "device"):
+        return const("cpu")  # the case runs on the cpu; an int here would mean cuda:N
     if CONFIG_NAMES.match(n) or NESTED_CONFIG_NAMES.match(name) or "config" in ann or "cfg" in ann or "namespace" in ann \
             or ann in ("dict", "mapping") or ann.startswith(("dict[", "mapping[")):
         return {"kind": "config", "attrs": {}}
@@ -139,6 +142,8 @@ def value_from_use(name: str, use: Use, annotation: Any = inspect.Parameter.empt
     """(value spec, rule name) for an argument, preferring what the source does with it."""
     ann = _ann_name(annotation)
     roles = {r for _, r in use.roles}
+    if "device" in roles or guess_value(name, annotation) == const("cpu"):
+        return const("cpu"), "init:device"
     if ann in ("bool", "float") or (ann == "int" and not use.iterated):
         return guess_value(name, annotation), "init:annotation"
     if use.str_choices and not roles:

@@ -14,7 +14,9 @@ stubbed alone, recorded as "mylib._C", so the package's pure-Python classes
 load. Stand-ins survive the protocol calls import-time code makes (len,
 iteration, comparison, arithmetic, format, use as decorator or base), and a
 stubbed package's version is retried with the versions the failing check
-names (capture/stub_versions.py).
+names (capture/stub_versions.py). Torch calls that cannot work on this
+machine or torch (`.cuda()` with no GPU, an integer nn.Parameter) are answered as
+the code meant them, and recorded on the case when made (capture/stub_torch.py).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from capture import repo_paths, stub_versions
+from capture import repo_paths, stub_torch, stub_versions
 
 # torch itself and our own packages are never stubbed. torchvision/torchaudio/
 # torchtext are when missing: a file that imports torchvision for one transform
@@ -389,11 +391,33 @@ class _Attempts:
         if module is None or hasattr(module, sub) or (top in NEVER_STUB and top != "torch") \
                 or repo_paths.defines(getattr(module, "__file__", None), sub):
             return False
+        found = self._from_submodule(module, sub)
+        if found is not None:  # the repo's own package defines it one level down: not a stub
+            setattr(module, sub, found)
+            self.keep.add(parent)
+            return True
         compat = getattr(collections.abc, sub, None) if parent == "collections" else None
         setattr(module, sub, compat if compat is not None else _make_stub_class(f"{parent}.{sub}"))
         self.keep.add(parent)
         self.names.add(f"{parent}.{sub}")
         return True
+
+    def _from_submodule(self, package: types.ModuleType, name: str) -> Any:
+        """`from pkg import X` where the repo's pkg/__init__.py lacks X but one of its own modules
+        (pkg/conv.py) defines it (an export the repo forgot): that module's X, else None."""
+        init = getattr(package, "__file__", None) or ""
+        if not init.startswith(str(self.checkout)) or Path(init).name != "__init__.py":
+            return None
+        for file in sorted(Path(init).parent.glob("*.py")):
+            if file.name == "__init__.py" or not file.stem.isidentifier() or not repo_paths.defines(str(file), name):
+                continue
+            try:
+                value = getattr(importlib.import_module(f"{package.__name__}.{file.stem}"), name, None)
+            except Exception:  # noqa: BLE001 - a sibling that does not import is no source for the name
+                continue
+            if value is not None:
+                return value
+        return None
 
     def fix_cannot_import(self, exc: ImportError) -> bool:
         """`from mylib import _C` where mylib is the repo's and _C has no source: stub mylib._C."""
@@ -402,6 +426,12 @@ class _Attempts:
             return False
         sub, parent, file = m.group(1), m.group(2), m.group(3)
         name = f"{parent}.{sub}"
+        package = sys.modules.get(parent)
+        found = self._from_submodule(package, sub) if package is not None else None
+        if found is not None:  # the repo's own package defines it one level down: not a stub
+            setattr(package, sub, found)
+            self.keep.add(parent)
+            return True
         file = file or getattr(sys.modules.get(parent), "__file__", None)  # a failed package left sys.modules
         if name in self.exact or not file or Path(file).name != "__init__.py" \
                 or not file.startswith(str(self.checkout)) or repo_paths.has_source(file, sub) \
@@ -442,6 +472,9 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             sys.path.insert(0, p)
     local = _repo_top_levels(checkout) | _repo_top_levels(file.parent)
     state = _Attempts(checkout, stubs)
+    stub_torch.install()
+    torch_marks: list[str] = []
+    stub_torch.record_into(torch_marks)  # calls made while importing (module-level `.cuda()`)
     shims = _ShimFinder()
     sys.meta_path.append(shims)  # after the real finders: only for what is not installed
     finder = _StubFinder(state.roots, state.exact, state.versions)
@@ -486,7 +519,9 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             raise LoadError(f"{qualname} not found in {relpath} after import")
     if not isinstance(obj, type):
         raise LoadError(f"{qualname} in {relpath} is not a class")
-    return obj, sorted(state.recorded() | shims.used)
+    recorded = sorted(state.recorded() | shims.used | set(torch_marks))
+    stub_torch.record_into(recorded)  # later calls (in __init__, forward) mark the case's list
+    return obj, recorded
 
 
 def _package_base(dotted: str, checkout: Path) -> tuple[str, Path]:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from db.store import Store
 from graphcrawl.cli import main
@@ -93,7 +94,6 @@ def test_factory_and_instance_arguments_come_from_the_repo(yield_crawl: Path) ->
 def test_the_run_records_its_crawl_environment(yield_crawl: Path) -> None:
     with Store(yield_crawl, readonly=True) as store:
         packages = json.loads(store.run("first")["packages"])
-    import torch
     assert packages["torch"] == torch.__version__.split("+")[0] or packages["torch"] == torch.__version__
     assert set(packages) >= {"numpy", "pillow", "pandas", "einops", "torchvision"}
 
@@ -107,5 +107,40 @@ def test_report_shows_reason_classes_and_the_stubs_runnable_cases_need(yield_cra
     dep = data["yield"]["runnable_stubs"]
     runnable = sum(1 for status, _ in EXPECTED.values() if status == "pass")
     assert dep["runnable"] == runnable
-    assert dep["no_stub"] == runnable - 6   # Lin, Pooled, JitUser and the three of vend_checks
+    # Lin, Pooled, JitUser, the three of vend_checks, FullBias, and CudaEverywhere where no GPU
+    assert dep["no_stub"] == runnable - 7 - (0 if torch.cuda.is_available() else 1)
     assert {s["package"] for s in dep["stubs"]} >= {"mylib._C", "mmcv_gc_fixture"}
+
+
+def test_gpu_era_calls_are_answered_on_the_cpu_and_recorded(yield_crawl: Path) -> None:
+    from capture.stub_torch import CUDA_MARK, INT_PARAM_MARK
+    rows = _results(yield_crawl, "first")
+    cuda = json.loads(rows[("gpu_era.py", "CudaEverywhere")]["stubs"])
+    assert cuda == ([] if torch.cuda.is_available() else [CUDA_MARK])
+    assert json.loads(rows[("old_torch.py", "FullBias")]["stubs"]) == [INT_PARAM_MARK]
+    grid = rows[("old_torch.py", "GridOnDevice")]
+    assert json.loads(grid["spec"])["init"]["kwargs"]["device"] == {"kind": "const", "value": "cpu"}
+    assert json.loads(grid["stubs"]) == []
+    replay = _results(yield_crawl, "replay")
+    assert json.loads(replay[("old_torch.py", "FullBias")]["stubs"]) == [INT_PARAM_MARK]
+
+
+def test_input_size_relations_rebuild_with_same_padding_and_index_the_input(yield_crawl: Path) -> None:
+    rows = _results(yield_crawl, "first")
+    res = rows[("blocks.py", "ZeroPadResidual")]
+    assert "init:same-padding" in json.loads(res["found_by"])
+    assert json.loads(res["spec"])["init"]["kwargs"]["padding"] == {"kind": "const", "value": 1}
+    pair = json.loads(rows[("blocks.py", "RealImagConv")]["spec"])["inputs"]["args"][0]
+    assert len(pair["shape"]) == 5 and pair["shape"][1] == 2
+    skip = json.loads(rows[("blocks.py", "UpWithSkip")]["spec"])["inputs"]["args"]
+    assert skip[1]["shape"][2] == 2 * skip[0]["shape"][2]
+    checked = rows[("blocks.py", "CheckedInput")]
+    assert "static:shape-check" in json.loads(checked["found_by"])
+    up = rows[("blocks.py", "UpPadded")]
+    assert "fix:rank-4d" in json.loads(up["found_by"])
+    assert all(len(a["shape"]) == 4 for a in json.loads(up["spec"])["inputs"]["args"])
+
+
+def test_a_name_the_package_forgot_to_export_comes_from_its_own_module(yield_crawl: Path) -> None:
+    row = _results(yield_crawl, "first")[("exports/net.py", "GatedNet")]
+    assert json.loads(row["stubs"] or "[]") == []

@@ -249,6 +249,151 @@ class PreNormResidual(nn.Module):
     def forward(self, x):
         return x + self.inner(self.norm(x))
 ''',
+    # 9. code written on a GPU machine and an older torch: `.cuda()` at import, in __init__ and in
+    #    forward; `nn.Parameter(torch.full((n,), 0))` (float before torch 1.7); a `device` argument
+    "gpu_era.py": '''
+import torch
+import torch.nn as nn
+
+OFFSET = torch.ones(1).cuda()
+
+
+class CudaEverywhere(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.cuda()
+
+    def forward(self, x):
+        return self.fc(x.cuda(non_blocking=True)) + OFFSET
+''',
+    "old_torch.py": '''
+import torch
+import torch.nn as nn
+
+
+class FullBias(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.bias = nn.Parameter(torch.full((features,), 0))
+
+    def forward(self, x):
+        return x + self.bias
+
+
+class GridOnDevice(nn.Module):
+    def __init__(self, W, H, device):
+        super().__init__()
+        self.grid = torch.zeros(H, W, device=device)
+
+    def forward(self, img):
+        return img * self.grid
+''',
+    # 11. a name the repo's package forgot to export (`from .layers import Gated` where layers/__init__.py
+    #     lacks it but layers/gated.py defines it): the repo's own class, never a stub
+    "exports/__init__.py": "",
+    "exports/layers/__init__.py": "from .norm import Norm\n",
+    "exports/layers/norm.py": "import torch.nn as nn\n\n\nclass Norm(nn.LayerNorm):\n    pass\n",
+    "exports/layers/gated.py": '''
+import torch.nn as nn
+
+
+class Gated(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, 2 * dim)
+        self.glu = nn.GLU()
+
+    def forward(self, x):
+        return self.glu(self.fc(x))
+''',
+    "exports/net.py": '''
+import torch.nn as nn
+from .layers import Norm, Gated
+
+
+class GatedNet(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = Norm(dim)
+        self.gated = Gated(dim)
+
+    def forward(self, x):
+        return self.gated(self.norm(x))
+''',
+    # 10. input-size relations: a residual block whose padding defaults to 0 (x + conv(conv(x))
+    #     only adds up with padding kernel // 2), and a conv applied to x[:, 0] (a 5-D input)
+    "blocks.py": '''
+import torch
+import torch.nn as nn
+
+
+class ZeroPadResidual(nn.Module):
+    def __init__(self, in_planes, out_planes, kernel_size, stride=1, padding=0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, out_planes, kernel_size, stride, padding)
+        self.conv2 = nn.Conv2d(out_planes, out_planes, kernel_size, 1, padding)
+
+    def forward(self, x):
+        return torch.relu(self.conv2(torch.relu(self.conv1(x))) + x)
+
+
+class RealImagConv(nn.Module):
+    def __init__(self, in_channel, out_channel, kernel_size):
+        super().__init__()
+        self.conv_re = nn.Conv2d(in_channel, out_channel, kernel_size)
+        self.conv_im = nn.Conv2d(in_channel, out_channel, kernel_size)
+
+    def forward(self, x):  # [batch, 2 (real, imaginary), channels, H, W]
+        real = self.conv_re(x[:, 0]) - self.conv_im(x[:, 1])
+        imag = self.conv_re(x[:, 1]) + self.conv_im(x[:, 0])
+        return torch.stack((real, imag), dim=1)
+
+
+class UpWithSkip(nn.Module):
+    """A U-Net up block: the skip input has twice x's size and the channels conv2 has left."""
+
+    def __init__(self, inChannels, outChannels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inChannels, outChannels, 3, padding=1)
+        self.conv2 = nn.Conv2d(2 * outChannels, outChannels, 3, padding=1)
+
+    def forward(self, x, skpCn):
+        x = nn.functional.interpolate(x, scale_factor=2, mode="bilinear")
+        x = torch.relu(self.conv1(x))
+        return torch.relu(self.conv2(torch.cat((x, skpCn), 1)))
+
+
+class UpPadded(nn.Module):
+    """Upsample x1, pad it to x2's size, concatenate: in_channels is only ever used via an int op."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.mid = in_channels // 2
+
+    def forward(self, x1, x2):
+        x1 = self.up(x1)
+        dy = x2.size()[2] - x1.size()[2]
+        dx = x2.size()[3] - x1.size()[3]
+        x1 = nn.functional.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.conv(torch.cat([x2, x1], dim=1))
+
+
+class CheckedInput(nn.Module):
+    """Forward checks its input against the constructor's sizes and says nothing useful."""
+
+    def __init__(self, n_channels, lookback, n_assets):
+        super().__init__()
+        self.n_channels, self.lookback, self.n_assets = n_channels, lookback, n_assets
+        self.linear = nn.Linear(n_channels * lookback * n_assets, n_assets)
+
+    def forward(self, x):
+        if x.shape[1:] != (self.n_channels, self.lookback, self.n_assets):
+            raise ValueError("Input x has incorrect shape {}".format(x.shape))
+        return self.linear(x.view(len(x), -1))
+''',
 }
 
 EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -268,6 +413,17 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("models/attn.py", "FullAttention"): ("pass", None),
     ("models/encoder.py", "EncoderLayer"): ("pass", None),
     ("wrappers.py", "PreNormResidual"): ("pass", None),
+    ("gpu_era.py", "CudaEverywhere"): ("pass", None),
+    ("old_torch.py", "FullBias"): ("pass", None),
+    ("old_torch.py", "GridOnDevice"): ("pass", None),
+    ("blocks.py", "ZeroPadResidual"): ("pass", None),
+    ("blocks.py", "RealImagConv"): ("pass", None),
+    ("blocks.py", "UpWithSkip"): ("pass", None),
+    ("blocks.py", "CheckedInput"): ("pass", None),
+    ("blocks.py", "UpPadded"): ("pass", None),
+    ("exports/layers/norm.py", "Norm"): ("pass", None),
+    ("exports/layers/gated.py", "Gated"): ("pass", None),
+    ("exports/net.py", "GatedNet"): ("pass", None),
 }
 
 
