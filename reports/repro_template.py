@@ -117,17 +117,6 @@ def stage(name: str):  # noqa: ANN201 - tiny context manager
     return _Stage()
 
 
-def move(value: Any, device: str) -> Any:
-    import torch
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, (list, tuple)):
-        return type(value)(move(v, device) for v in value)
-    if isinstance(value, dict):
-        return {k: move(v, device) for k, v in value.items()}
-    return value
-
-
 def call(module: Any, args: list[Any], kwargs: dict[str, Any], seed: int, no_grad: bool) -> Any:
     import torch
     torch.manual_seed(seed)
@@ -142,6 +131,7 @@ def build(co: Path, device: str) -> tuple[Any, list[Any], dict[str, Any], dict[s
     deduce one as the run's first attempt did when none was stored."""
     from capture.loader import load_class
     from capture.replay import build_case, build_inputs, build_module
+    from capture.steps import move
     case, run = EMBEDDED["case"], EMBEDDED["run"]
     spec, stubs = EMBEDDED["spec"], EMBEDDED["stubs"] or []
     with stage("import"):
