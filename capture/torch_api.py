@@ -144,16 +144,6 @@ def compile_cache_hits() -> tuple[int, int]:
     return int(c.get("fxgraph_cache_hit", 0)), int(c.get("fxgraph_cache_miss", 0))
 
 
-def same(ref: Any, res: Any, fp64_ref: Any, tol: float, quiet: bool = False) -> bool:
-    """torch's own accuracy check, with an fp64 reference to judge rounding.
-
-    quiet: a first try without fp64, whose rejections are not yet a verdict.
-    """
-    from torch._dynamo.utils import same as _same
-    extra = {"log_error": lambda *a, **k: None} if quiet else {}
-    return bool(_same(ref, res, fp64_ref=fp64_ref, tol=tol, equal_nan=True, **extra))
-
-
 def innermost_torch_frame(tb: Any) -> str | None:
     """file:line of the deepest traceback frame inside torch (where it broke)."""
     import traceback
@@ -174,7 +164,7 @@ def versions() -> dict[str, str | None]:
     return {"torch": torch.__version__, "triton": triton_version}
 
 
-# -- training (capture/training.py) ---------------------------------------------------
+# -- training (capture/checks/training.py) ---------------------------------------------------
 
 def scalar_loss(out: Any) -> torch.Tensor:
     """A scalar loss from a module's outputs, as PyTorch's benchmark harness reduces them.
@@ -229,7 +219,7 @@ def graph_stats() -> dict[str, Any]:
             "skip_reasons": [first_line(s) for s in skipped], "skip_ids": [gb_id(s) for s in skipped]}
 
 
-# -- dynamic shapes (capture/dynamic.py) ------------------------------------------------
+# -- dynamic shapes (capture/checks/dynamic.py) ------------------------------------------------
 
 def recompile_reasons(since: int = 0) -> list[str]:
     """The guard failure torch gives for each recompile, from its compilation metrics.
@@ -246,7 +236,7 @@ def compilation_count() -> int:
     return len(list(get_compilation_metrics()))
 
 
-# -- structured trace (capture/traces.py, issue 12) --------------------------------------
+# -- structured trace (capture/workers/traces.py, issue 12) --------------------------------------
 
 def start_structured_trace(trace_dir: str, log_file: str | None = None) -> None:
     """Start torch's structured trace (what TORCH_TRACE turns on; the format tlparse

@@ -7,61 +7,23 @@ in this run is never run again (the results primary key enforces it).
 from __future__ import annotations
 
 import json
-import os
 import platform
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from capture import crawl_env
-from crawler.clone import Checkout, CloneFailed, clone, remove_checkout
+from capture.loading import crawl_env
+from crawler.clone import remove_checkout
+from crawler.config import CrawlConfig, default_run_name
+from crawler.executors import make_executor
 from crawler.machine_load import LoadSampler
 from crawler.repo_ref import RepoRef, parse_repo
-from crawler.scan import scan_checkout
 from db.store import Store
 from db.traces import save_trace
-
-
-@dataclass
-class CrawlConfig:
-    """Everything a crawl needs; the CLI fills it from its options."""
-
-    db_path: Path
-    workdir: Path
-    repos: list[str] = field(default_factory=list)
-    clone_base: str = "https://github.com"
-    run_name: str | None = None
-    device: str = "cpu"
-    backend: str = "inductor"
-    compile_mode: str | None = None
-    fullgraph: bool = False
-    dynamic: bool | None = None
-    workers: int | None = None
-    timeout_s: float = 300.0
-    mem_mb: int = 6144
-    cpu_s: int | None = None  # default: 1.5 x timeout_s (one thread per case)
-    max_procs: int = 256
-    max_file_mb: int = 512
-    max_output_mb: int = 50
-    deduce_budget_s: float = 60.0
-    tol: float = 1e-3
-    seed: int = 0
-    mode: str = "eval"
-    unsafe_no_sandbox: bool = False
-    delete_checkouts: bool = False
-    clone_timeout_s: float = 300.0
-    max_repo_mb: float = 500.0
-    clone_jobs: int = 4
-    min_free_mb: float = 1024.0
-    max_cases: int | None = None
-    only_repo_ids: list[str] | None = None
-    check: str = "inference"  # inference | training | dynamic (capture/case.py FUNNELS)
-    executor: str = "local"  # local | ray (crawler/executors)
-    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
 
 
 @dataclass
@@ -71,20 +33,6 @@ class CrawlSummary:
     repos: dict[str, int]
     wall_s: float
     new_results: int
-
-
-def default_run_name(cfg: CrawlConfig, torch_version: str) -> str:
-    """Same config on the same torch -> same run (resume); a new torch -> a new run."""
-    name = f"torch{torch_version}-{cfg.device}-{cfg.backend}"
-    if cfg.compile_mode:
-        name += f"-{cfg.compile_mode}"
-    if cfg.fullgraph:
-        name += "-fullgraph"
-    if cfg.dynamic is not None:
-        name += "-dynamic-true" if cfg.dynamic else "-static"
-    if cfg.check != "inference":
-        name += f"-{cfg.check}"  # -training, -dynamic: the same cases, another check
-    return name
 
 
 def probe_environment(device: str) -> dict[str, Any]:
@@ -143,8 +91,6 @@ class Crawl:
 
     # -- the run ------------------------------------------------------------
     def run(self, repo_ids: list[str] | None = None) -> CrawlSummary:
-        from crawler.executors import make_executor
-
         start = time.monotonic()
         env = probe_environment(self.cfg.device)
         if self.cfg.device.startswith("cuda") and not env["cuda_available"] and self.cfg.executor == "local":
@@ -261,62 +207,6 @@ def known_local_id(store: Store, ref: RepoRef) -> str:
     row = store.db.execute("select id from repos where url = ? and id like 'local/%' order by id limit 1",
                            [ref.url]).fetchone()
     return row[0] if row else ref.id
-
-
-def needs_scan(repo: dict[str, Any]) -> bool:
-    """Whether a repo's checkout must be scanned (not yet scanned at its pinned sha)."""
-    return not (repo.get("sha") and repo.get("status") in ("scanned", "no_modules"))
-
-
-def prepare_checkout(repo: dict[str, Any], workdir: Path, cfg: CrawlConfig) -> Checkout | CloneFailed:
-    """Clone (or reuse) a repo's checkout under `workdir`, at its recorded sha when it has one.
-
-    Runs wherever the repo is handed: in the driver (local executor) or on a
-    Ray node, so it touches no database.
-    """
-    ref = RepoRef(repo["id"], repo["url"])
-    try:
-        co = clone(ref, workdir, timeout_s=cfg.clone_timeout_s, max_size_mb=cfg.max_repo_mb,
-                   min_free_mb=cfg.min_free_mb)
-    except CloneFailed as exc:
-        return exc
-    want = repo.get("sha")
-    if want and co.sha != want:
-        try:
-            _checkout_sha(co.path, want, cfg.clone_timeout_s)
-            co.sha = want
-        except RuntimeError as exc:
-            return CloneFailed(f"pinned commit {want[:12]} not reachable: {exc}", status="clone_failed", reason="error")
-    return co
-
-
-def checkout_info(co: Checkout) -> dict[str, Any]:
-    """A checkout as plain data (what crosses from a node to the driver)."""
-    return {"path": str(co.path), "sha": co.sha, "seconds": co.seconds, "disk_bytes": co.disk_bytes}
-
-
-def scan_info(path: Path) -> dict[str, Any]:
-    """A scan as plain data: module rows and the files that could not be read."""
-    result = scan_checkout(path)
-    return {"modules": result.modules, "errors": [list(e) for e in result.errors]}
-
-
-def _checkout_sha(path: Path, sha: str, timeout: float) -> None:
-    for cmd in (["git", "fetch", "--depth", "1", "origin", sha], ["git", "checkout", "--detach", sha]):
-        proc = subprocess.run(cmd, cwd=path, capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LFS_SKIP_SMUDGE="1"))
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr.strip()[-300:])
-
-
-def default_workers(device: str) -> int:
-    if device.startswith("cuda"):
-        try:
-            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
-            return max(1, len([line for line in out.splitlines() if line.startswith("GPU")]))
-        except (OSError, subprocess.TimeoutExpired):
-            return 1
-    return max(1, len(os.sched_getaffinity(0)))
 
 
 def _repo_counts(store: Store, ids: list[str]) -> dict[str, int]:

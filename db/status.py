@@ -2,6 +2,11 @@
 
 Every discovered repo and every scanned module ends in exactly one status, so
 reports can show the whole funnel and never silently drop a failure.
+
+These enums are the shared vocabulary of the project: the check steps
+(capture/checks) raise them, the store keeps them, reports read them. That is
+why the worker side imports them from db/; db itself imports nothing from
+capture/, crawler/, backend/ or reports/ (tests/test_layout.py holds it).
 """
 from __future__ import annotations
 

@@ -13,10 +13,3 @@ snapshot, so reports run while a crawl writes. Modules, one job each:
   repro         standalone repro scripts (template: repro_template.py)
   api           the commands as library calls (the CLI is a thin layer over it)
 """
-from reports.compare import Comparison, Thresholds, compare_runs
-from reports.scope import ReportError, Scope, open_scope, open_store
-from reports.summary import Report, build_report
-from reports.triage import Cluster, clusters
-
-__all__ = ["Cluster", "Comparison", "Report", "ReportError", "Scope", "Thresholds", "build_report", "clusters",
-           "compare_runs", "open_scope", "open_store"]

@@ -1,7 +1,7 @@
 """Report sections for where a case's time goes and for the training / dynamic-shape checks.
 
 - Where the time goes: each result's `stage_s` (seconds per step of the case
-  engine, capture/steps.py) as a share of the total worker wall (`wall_s`),
+  engine, capture/checks/steps.py) as a share of the total worker wall (`wall_s`),
   over all cases and over passing cases; what no step accounts for is "other"
   (fork, sandbox, result transfer).
 - Checks: the inference, training (`-training`) and dynamic (`-dynamic`) runs

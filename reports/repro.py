@@ -5,7 +5,7 @@ checkout, often on another machine, without the crawl database. The script
 carries everything: the repo URL and pinned commit, the stored spec (so the
 inputs are the very ones the run used), the run's backend/device/mode, and the
 recorded failure to compare against. It needs torch, git and graphcrawl's
-source tree (for `capture.replay.build_case`); it finds the latter itself.
+source tree (for `capture.deduce.replay.build_case`); it finds the latter itself.
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ MARKER = "EMBEDDED: dict[str, Any] = {}  # <graphcrawl:embedded>"
 
 def graphcrawl_source_root() -> str:
     """The directory holding graphcrawl's `capture` package (embedded as a fallback path)."""
-    spec = importlib.util.find_spec("capture.replay")
+    spec = importlib.util.find_spec("capture")
     if spec is None or spec.origin is None:
         return str(Path(__file__).resolve().parents[1])
-    return str(Path(spec.origin).resolve().parents[1])
+    return str(Path(spec.origin).resolve().parents[1])   # capture/__init__.py -> the tree
 
 
 def _loads(text: str | None) -> Any:
@@ -96,7 +96,7 @@ def repro_data(store: Store, case_id: str, run_id: str | None = None, minify: bo
                 "compile_mode": None if run.get("mode") in (None, "", "default") else run["mode"],
                 "fullgraph": bool(run.get("fullgraph")), "dynamic": None if dynamic is None else bool(dynamic),
                 "seed": int(config.get("seed", 0)), "tol": float(config.get("tol", 1e-3)),
-                "train_mode": config.get("mode", "eval"), "deduce_budget_s": float(config.get("deduce_budget_s", 60))},
+                "train_mode": config.get("mode", "eval"), "check": run.get("check") or "inference", "deduce_budget_s": float(config.get("deduce_budget_s", 60))},
         "recorded": {"status": result["status"], "stage": result["stage"], "error_type": result["error_type"],
                      "error_msg": (result["error_msg"] or "")[:2000], "error_frame": result["error_frame"],
                      "break_ids": _loads(result["break_ids"]), "cluster": sig.cluster_id,

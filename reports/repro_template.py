@@ -3,10 +3,12 @@
 
 Rebuilds one crawled case exactly as a graphcrawl run did (same commit, same
 constructor args and inputs from the stored spec, same stubs, same seed) and
-runs it through the same stages: eager, frame-hook capture, the run's
-backend, numeric parity. On a failure it prints the stage and exception type
-next to what the run recorded, then re-raises: the exit code is non-zero and
-the traceback ends in the same exception type.
+runs it through the very steps the run's check ran (graphcrawl's own
+capture/checks funnels, called with reraise=True): eager, frame-hook capture,
+the run's backend, numeric parity (or the training / dynamic-shape steps). On
+a failure it prints the stage and exception type next to what the run
+recorded, then re-raises: the exit code is non-zero and the traceback ends in
+the same exception type.
 
 Usage:
   python repro.py [CHECKOUT_DIR]            clone (if absent) and reproduce
@@ -76,16 +78,16 @@ def checkout(dest: Path, url: str, sha: str, clone: bool = True) -> Path:
 def import_graphcrawl() -> None:
     """Put the graphcrawl source tree on sys.path unless it is importable already."""
     try:
-        import capture.replay  # noqa: F401
+        import capture.checks.funnels  # noqa: F401
         return
     except ImportError:
         pass
     for root in (os.environ.get("GRAPHCRAWL_SRC"), EMBEDDED.get("graphcrawl_src")):
-        if root and (Path(root) / "capture" / "replay.py").is_file():
+        if root and (Path(root) / "capture" / "checks" / "funnels.py").is_file():
             sys.path.insert(0, str(root))
-            import capture.replay  # noqa: F401
+            import capture.checks.funnels  # noqa: F401
             return
-    raise SystemExit("cannot import graphcrawl's capture.replay: install graphcrawl or set "
+    raise SystemExit("cannot import graphcrawl's capture.checks.funnels: install graphcrawl or set "
                      "GRAPHCRAWL_SRC to its source tree")
 
 
@@ -99,91 +101,44 @@ def innermost(exc: BaseException) -> BaseException:
     return exc
 
 
-class StageFailed(Exception):
-    def __init__(self, stage: str, exc: BaseException):
-        super().__init__(f"{stage}: {type(exc).__name__}: {exc}")
-        self.stage, self.exc = stage, exc
-
-
-def stage(name: str):  # noqa: ANN201 - tiny context manager
-    class _Stage:
-        def __enter__(self) -> None:
-            log(f"stage {name}")
-
-        def __exit__(self, et, ev, tb) -> bool:  # noqa: ANN001
-            if ev is not None and isinstance(ev, Exception) and not isinstance(ev, StageFailed):
-                raise StageFailed(name, ev) from ev
-            return False
-    return _Stage()
-
-
-def call(module: Any, args: list[Any], kwargs: dict[str, Any], seed: int, no_grad: bool) -> Any:
-    import torch
-    torch.manual_seed(seed)
-    if no_grad:
-        with torch.no_grad():
-            return module(*args, **kwargs)
-    return module(*args, **kwargs)
-
-
-def build(co: Path, device: str) -> tuple[Any, list[Any], dict[str, Any], dict[str, Any]]:
-    """(module, args, kwargs, spec) as the run built them: replay a stored spec, or
-    deduce one as the run's first attempt did when none was stored."""
-    from capture.loader import load_class
-    from capture.replay import build_case, build_inputs, build_module
-    from capture.steps import move
+def request(co: Path, backend: str, device: str, skip_timing: bool = False) -> dict[str, Any]:
+    """The worker request the run sent for this case, with this checkout, backend and device."""
     case, run = EMBEDDED["case"], EMBEDDED["run"]
-    spec, stubs = EMBEDDED["spec"], EMBEDDED["stubs"] or []
-    with stage("import"):
-        cls, used = load_class(co, case["path"], case["qualname"], stubs)
-        if used:
-            log(f"stubbed packages: {', '.join(used)}")
-    if spec is not None:
-        with stage("init"):
-            module, args, kwargs = build_case(co, case["path"], case["qualname"], spec, stubs)
-    else:
-        log("no stored spec: deducing constructor args and inputs as the run did")
-        from capture.deduce import DeduceFailed, deduce
-        with stage("init"):
-            try:
-                found = deduce(cls, seed=run["seed"], mode=run["train_mode"], budget_s=run["deduce_budget_s"])
-            except DeduceFailed as exc:
-                raise StageFailed(exc.stage, exc.error or RuntimeError("no candidate inputs")) from exc
-            spec = found.spec
-            module = build_module(cls, spec)
-            args, kwargs = build_inputs(spec)
-    with stage("init"):
-        module = module.to(device)
-    return module, move(args, device), move(kwargs, device), spec
+    return {"case_id": case["id"], "checkout": str(co), "path": case["path"], "qualname": case["qualname"],
+            "spec": EMBEDDED["spec"], "stubs": EMBEDDED["stubs"] or [], "found_by": EMBEDDED.get("found_by"),
+            "check": run.get("check") or "inference", "device": device, "backend": backend,
+            "compile_mode": run["compile_mode"], "fullgraph": run["fullgraph"], "dynamic": run["dynamic"],
+            "seed": run["seed"], "mode": run["train_mode"], "tol": run["tol"],
+            "deduce_budget_s": run["deduce_budget_s"], "skip_timing": skip_timing}
 
 
-def compile_and_check(module: Any, args: list[Any], kwargs: dict[str, Any], backend: str, eager_out: Any,
-                      ref64: Any, no_grad: bool) -> str | None:
-    """Compile with `backend`, run twice, compare with eager; raises StageFailed."""
-    import torch
-    from backend import parity
-    from capture import torch_api
-    run = EMBEDDED["run"]
-    torch_api.reset()
-    compiled = torch.compile(module, backend=backend, fullgraph=bool(run["fullgraph"]), dynamic=run["dynamic"],
-                             mode=run["compile_mode"])
-    with stage("compile"):
-        start = time.perf_counter()
+def run_steps(req: dict[str, Any]) -> dict[str, Any]:
+    """The case's own funnel (capture/checks/funnels.py), step for step; a failing step
+    re-raises its exception as CaseFailed (status, stage, the original exception)."""
+    from capture.checks.funnels import run_case
+    result = run_case(req, on_stage=lambda s: log(f"stage {s}"), reraise=True)
+    for key in ("graph_count", "graph_break_count", "compile_s", "max_abs_err", "speedup"):
+        if result.get(key) is not None:
+            log(f"  {key} = {result[key]}")
+    return result
+
+
+def run_ladder(co: Path, device: str, backends: list[str]) -> int:
+    """Each backend in turn, up to the first that fails: it names the layer the bug is in
+    (eager: TorchDynamo's capture; aot_eager: AOTAutograd tracing; inductor: codegen)."""
+    from capture.checks.steps import CaseFailed
+    for backend in backends:
         try:
-            call(compiled, args, kwargs, run["seed"], no_grad)
-        except Exception as exc:  # noqa: BLE001
-            from capture.case import _is_compile_error
-            raise StageFailed("compile" if _is_compile_error(exc) else "run", exc) from exc
-        log(f"{backend}: compiled and ran in {time.perf_counter() - start:.2f} s")
-    with stage("run"):
-        out = call(compiled, args, kwargs, run["seed"], no_grad)
-    with stage("parity"):
-        p = parity.compare(eager_out, out, ref64, tol=run["tol"])
-        log(f"{backend}: max_abs_err={p.max_abs_err} rmse={p.rmse} cosine={p.cosine} tol={p.tol:g}")
-        if not p.ok:
-            raise AssertionError(f"compiled output differs from eager beyond tol={p.tol:g}: "
-                                 f"max_abs_err={p.max_abs_err}, rmse={p.rmse}, cosine={p.cosine}")
-    return None
+            run_steps(request(co, backend, device, skip_timing=True))
+        except CaseFailed as failed:
+            err = innermost(failed.exc)
+            first_line = str(err).splitlines()[0][:200] if str(err) else ""
+            print(f"{backend:>10}: FAIL at {failed.stage}: {type(err).__name__}: {first_line}", flush=True)
+            print(f"first failing backend: {backend}", flush=True)
+            return 1
+        print(f"{backend:>10}: ok", flush=True)
+    print("no backend fails", flush=True)
+    return 0
 
 
 def setup_minifier(after: str, recorded: dict[str, Any], debug_root: Path | None = None) -> None:
@@ -227,98 +182,6 @@ def minify_dir(co: Path) -> Path:
     return co.parent / f"minify_{EMBEDDED['case']['name']}"
 
 
-def reproduce(module: Any, args: list[Any], kwargs: dict[str, Any], spec: dict[str, Any], backend: str,
-              minify: str | None, ladder: list[str] | None) -> int:
-    import copy
-
-    import torch
-    from backend import parity
-    from capture import torch_api
-    run = EMBEDDED["run"]
-    no_grad = bool(spec.get("no_grad", True))
-    seed = run["seed"]
-    torch_api.configure_for_validation()
-    with stage("eager"):
-        out1 = call(module, args, kwargs, seed, no_grad)
-        out2 = call(module, args, kwargs, seed, no_grad)
-        out3 = call(module, args, kwargs, seed + 1, no_grad)
-        if not parity.tensors(out1):
-            raise TypeError(f"forward returned no tensor (got {type(out1).__name__}); nothing to capture or compare")
-    nondeterministic = not parity.outputs_equal(out1, out2) or not parity.outputs_equal(out1, out3)
-    if nondeterministic:
-        log("eager output changes between runs or seeds: eager_nondeterministic (a flag, not a pass)")
-    try:
-        m64 = copy.deepcopy(module).double()
-        ref64 = call(m64, parity.to_fp64(args), parity.to_fp64(kwargs), seed, no_grad)
-    except Exception:  # noqa: BLE001
-        ref64 = None
-
-    if ladder:
-        return run_ladder(module, args, kwargs, ladder, out1, ref64, no_grad)
-
-    with stage("capture"):
-        with torch.no_grad() if no_grad else _Null():
-            info = capture_info(torch_api, module, args, kwargs, run["dynamic"])
-        log(f"captured {info.graph_count} graph(s), {info.graph_break_count} graph break(s)")
-        for reason, gid in zip(info.break_reasons, info.break_ids):
-            log(f"  break {gid or '-'}: {reason}")
-        if info.graph_count == 0:   # as capture/case.py: nothing captured is a capture failure
-            try:
-                from capture.case import CaptureSkipped as Skipped
-            except ImportError:
-                Skipped = RuntimeError  # noqa: N806 - an older graphcrawl tree
-            reasons = getattr(info, "skip_reasons", None) or ["forward has no operation Dynamo could trace"]
-            raise Skipped(f"Dynamo captured no graph; the frame ran eagerly: {reasons[0]}")
-        if run["fullgraph"] and info.graph_break_count:
-            raise RuntimeError(f"fullgraph=True but {info.graph_break_count} graph break(s): "
-                               f"{info.break_reasons[0] if info.break_reasons else ''}")
-        torch_api.reset()
-        hooked = torch.compile(module, backend="eager", fullgraph=bool(run["fullgraph"]), dynamic=run["dynamic"])
-        call(hooked, args, kwargs, seed, no_grad)
-    if minify:
-        setup_minifier(minify, EMBEDDED["recorded"], MINIFY_ROOT)
-    compile_and_check(module, args, kwargs, backend, out1, ref64, no_grad)
-    if nondeterministic:
-        log("compiled output matches, but eager is nondeterministic: the run records eager_nondeterministic")
-    return 0
-
-
-def run_ladder(module: Any, args: list[Any], kwargs: dict[str, Any], backends: list[str], eager_out: Any,
-               ref64: Any, no_grad: bool) -> int:
-    """Each backend in turn, up to the first that fails: it names the layer the bug is in
-    (eager: TorchDynamo's capture; aot_eager: AOTAutograd tracing; inductor: codegen)."""
-    for backend in backends:
-        try:
-            compile_and_check(module, args, kwargs, backend, eager_out, ref64, no_grad)
-        except StageFailed as failed:
-            err = innermost(failed.exc)
-            first_line = str(err).splitlines()[0][:200] if str(err) else ""
-            print(f"{backend:>10}: FAIL at {failed.stage}: {type(err).__name__}: {first_line}", flush=True)
-            print(f"first failing backend: {backend}", flush=True)
-            return 1
-        print(f"{backend:>10}: ok", flush=True)
-    print("no backend fails", flush=True)
-    return 0
-
-
-def capture_info(torch_api: Any, module: Any, args: list[Any], kwargs: dict[str, Any], dynamic: Any) -> Any:
-    """What Dynamo captured, the way the case engine measures it (a counting backend;
-    `explain` in graphcrawl trees older than the case steps)."""
-    if hasattr(torch_api, "CountingCapture"):
-        trace = torch_api.CountingCapture(module, dynamic=dynamic)
-        trace.compiled(*args, **kwargs)
-        return trace.info()
-    return torch_api.explain(module, args, kwargs)
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     case, run, recorded = EMBEDDED["case"], EMBEDDED["run"], EMBEDDED["recorded"]
     ap = argparse.ArgumentParser(description=f"Reproduce graphcrawl case {case['id']} (run {run['id']}).")
@@ -345,14 +208,21 @@ def main(argv: list[str] | None = None) -> int:
     ladder = [b.strip() for b in opts.ladder_backends.split(",") if b.strip()] if opts.ladder else None
     global MINIFY_ROOT
     MINIFY_ROOT = minify_dir(co) if opts.minify else None
+    from capture.checks.steps import CaseFailed
     try:
-        module, args, kwargs, spec = build(co, opts.device)
-        return reproduce(module, args, kwargs, spec, opts.backend, opts.minify_after if opts.minify else None,
-                         ladder)
-    except StageFailed as failed:
+        if ladder:
+            return run_ladder(co, opts.device, ladder)
+        if opts.minify:
+            setup_minifier(opts.minify_after, recorded, MINIFY_ROOT)
+        result = run_steps(request(co, opts.backend, opts.device))
+        log(f"ended {result['status']} at {result['stage']}"
+            + (" (eager is nondeterministic: a flag, not a pass)" if result["status"] == "eager_nondeterministic"
+               else ""))
+        return 0
+    except CaseFailed as failed:
         err = innermost(failed.exc)
         same = type(err).__name__ == recorded["error_type"]
-        log(f"FAILED at stage {failed.stage}: {type(err).__name__}: {str(err)[:500]}")
+        log(f"FAILED ({failed.status}) at stage {failed.stage}: {type(err).__name__}: {str(err)[:500]}")
         log(("REPRODUCED: same exception type as recorded" if same else
              f"DIFFERENT from the recorded {recorded['error_type']} at {recorded['stage']}"))
         if MINIFY_ROOT is not None:

@@ -29,9 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.sandbox import bwrap_problem  # noqa: E402
+from capture.workers.sandbox import bwrap_problem  # noqa: E402
 from crawler.discover import discover  # noqa: E402
-from crawler.driver import Crawl, CrawlConfig  # noqa: E402
+from crawler.config import CrawlConfig  # noqa: E402
+from crawler.driver import Crawl  # noqa: E402
 from db.store import Store  # noqa: E402
 from tests.gitfixtures import make_bare, make_repo  # noqa: E402
 from tests.github_server import SearchServer, make_population  # noqa: E402

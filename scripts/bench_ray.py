@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.sandbox import bwrap_problem  # noqa: E402
+from capture.workers.sandbox import bwrap_problem  # noqa: E402
 from tests.gitfixtures import make_repo  # noqa: E402
 from tests.ray_cluster import NetnsRayCluster, ray_problem  # noqa: E402
 

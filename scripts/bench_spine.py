@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.pool import Worker  # noqa: E402
-from capture.sandbox import SandboxConfig, prepare_dirs  # noqa: E402
+from capture.workers.pool import Worker  # noqa: E402
+from capture.workers.sandbox import SandboxConfig, prepare_dirs  # noqa: E402
 from crawler.clone import clone  # noqa: E402
 from crawler.repo_ref import parse_repo  # noqa: E402
 from crawler.scan import scan_checkout  # noqa: E402

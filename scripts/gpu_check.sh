@@ -14,7 +14,7 @@ from tests.fixture_repos import make_zoo
 print(make_zoo(Path(sys.argv[1])).as_uri(), file=open(Path(sys.argv[1]) / "zoo.url", "w"))
 PY
 flags=()
-python -c "from capture.sandbox import bwrap_problem; import sys; sys.exit(bwrap_problem() is not None)" || flags+=(--unsafe-no-sandbox)
+python -c "from capture.workers.sandbox import bwrap_problem; import sys; sys.exit(bwrap_problem() is not None)" || flags+=(--unsafe-no-sandbox)
 time graphcrawl crawl --db "$out/gpu.db" --repo "$(cat "$out/zoo.url")" --workdir "$out/work" \
   --device cuda --timeout 240 --no-progress "${flags[@]}"
 graphcrawl report --db "$out/gpu.db" || true

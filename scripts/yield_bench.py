@@ -33,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.pool import Reply, WorkerPool  # noqa: E402
-from capture.sandbox import INSTALL_HINT, SandboxConfig, bwrap_problem  # noqa: E402
+from capture.workers.pool import Reply, WorkerPool  # noqa: E402
+from capture.workers.sandbox import INSTALL_HINT, SandboxConfig, bwrap_problem  # noqa: E402
 
 FUNNEL = ["import_failed", "init_failed", "inputs_not_found", "eager_failed", "timeout", "crash", "oom", "runnable"]
 COLUMNS = [("scanned", "scanned"), ("import_failed", "import"), ("init_failed", "init"),
@@ -115,7 +115,7 @@ def row_for(req: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
 
 
 def summarize_inputs(spec: dict[str, Any]) -> str:
-    from capture.specs import summarize
+    from capture.deduce.specs import summarize
     call = spec.get("inputs", {})
     parts = [summarize(s) for s in call.get("args", [])]
     parts += [f"{k}={summarize(s)}" for k, s in call.get("kwargs", {}).items()]
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         scanned[name] = len(modules)
         requests += requests_for(name, root / name, modules, args)
     print(f"{len(requests)} modules in {len(names)} repos", file=sys.stderr)
-    from capture.crawl_env import versions
+    from capture.loading.crawl_env import versions
     print("crawl environment: " + ", ".join(f"{k} {v}" for k, v in versions().items() if v), file=sys.stderr)
 
     work = args.workdir.resolve()
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.diff:
         diff(json.loads(args.diff.read_text())["modules"], rows)
     if args.json:
-        from capture.crawl_env import versions
+        from capture.loading.crawl_env import versions
         args.json.write_text(json.dumps({"overall": overall, "scanned": scanned, "packages": versions(),
                                          "modules": rows}, indent=1))
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.sandbox import bwrap_problem
+from capture.workers.sandbox import bwrap_problem
 
 
 def sandbox_flags() -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from capture import deduce_einops as E
+from capture.loading import einops_standin as E
 
 
 def test_rearrange_merges_splits_and_permutes() -> None:
@@ -52,7 +52,7 @@ def test_loader_serves_the_stand_in_and_records_it(tmp_path) -> None:
         "        self.to_seq = Rearrange('b c h w -> b (h w) c')\n"
         "    def forward(self, x):\n"
         "        return rearrange(self.to_seq(x), 'b n c -> b c n')\n")
-    from capture.loader import load_class
+    from capture.loading.importer import load_class
     cls, stubs = load_class(tmp_path, "m.py", "Patches")
     assert "einops" in stubs
     assert cls()(torch.randn(2, 3, 4, 4)).shape == (2, 3, 16)

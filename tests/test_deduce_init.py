@@ -8,9 +8,9 @@ import types
 import torch
 import torch.nn as nn
 
-from capture import specs
-from capture.deduce import DeduceFailed, construct, deduce, is_input_error
-from capture.deduce_static import read_class
+from capture.deduce import specs
+from capture.deduce.search import DeduceFailed, construct, deduce, is_input_error
+from capture.deduce.static import read_class
 
 
 class FromConfig(nn.Module):

@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from capture import specs
-from capture.deduce import deduce
+from capture.deduce import specs
+from capture.deduce.search import deduce
 
 
 def _args(found) -> list[dict]:
@@ -22,7 +22,7 @@ def _args(found) -> list[dict]:
 
 def _replays(found, cls) -> None:
     """The stored spec, through JSON, rebuilds a module and inputs that run."""
-    from capture.replay import build_inputs, build_module
+    from capture.deduce.replay import build_inputs, build_module
     spec = json.loads(json.dumps(found.spec))
     module = build_module(cls, spec)
     args, kwargs = build_inputs(spec)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.dynamic import derive_sizes
+from capture.checks.dynamic import derive_sizes
 from graphcrawl.cli import main
 from tests.conftest import sandbox_flags
 from tests.fixture_repos import EXPECTED_DYNAMIC, make_gradzoo

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch  # noqa: F401 - loaded before any test, so clean_modules never drops it
 
-from capture import reasons, repo_paths
-from capture.loader import StubModule, load_class
+from capture import reasons
+from capture.loading import repo_paths
+from capture.loading.importer import StubModule, load_class
 from tests.gitfixtures import make_repo
 
 

@@ -94,7 +94,8 @@ def test_repos_file_skips_blanks_and_comments(tmp_path: Path) -> None:
 
 
 def test_a_database_made_before_hashed_local_ids_keeps_its_ids(tmp_path: Path) -> None:
-    from crawler.driver import Crawl, CrawlConfig
+    from crawler.config import CrawlConfig
+    from crawler.driver import Crawl
     from db.store import Store
     repo = make_repo(tmp_path, "zoo", {"a.py": "x = 1\n"})
     with Store(tmp_path / "old.db") as store:

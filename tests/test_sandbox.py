@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from capture.pool import WorkerPool
-from capture.sandbox import SandboxConfig, bwrap_problem
+from capture.workers.pool import WorkerPool
+from capture.workers.sandbox import SandboxConfig, bwrap_problem
 from tests.hostile_repos import HOSTILE, hostile_files
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")

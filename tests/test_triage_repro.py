@@ -121,7 +121,7 @@ def test_script_embeds_what_it_needs(crawl, tmp_path, capsys):
     assert emb["run"]["backend"] == "eager" and emb["run"]["fullgraph"] is True and emb["run"]["device"] == "cpu"
     assert emb["recorded"]["error_type"] == "RuntimeError" and len(emb["recorded"]["cluster"]) == 8
     assert emb["minify"] is True
-    assert Path(emb["graphcrawl_src"], "capture", "replay.py").is_file()
+    assert Path(emb["graphcrawl_src"], "capture", "checks", "funnels.py").is_file()
     assert "TORCHDYNAMO_REPRO_AFTER" in text and "git" in text
 
 
@@ -151,7 +151,8 @@ def test_ladder_names_the_first_failing_backend(crawl, tmp_path, isolated, capsy
     mod = load(write_script(db, ids["Breaks"], tmp_path / "breaks.py"))
     assert mod["main"]([str(tmp_path / "co"), "--ladder", "--ladder-backends", "eager,aot_eager"]) == 1
     out = capsys.readouterr().out
-    assert "eager: FAIL at compile: Unsupported" in out
+    # the case's own steps: its fullgraph capture step fails before any backend compiles
+    assert "eager: FAIL at capture: RuntimeError: fullgraph=True but 1 graph break" in out
     assert "first failing backend: eager" in out and "aot_eager" not in out
 
 

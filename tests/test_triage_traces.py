@@ -72,7 +72,7 @@ def test_triage_trace_of_a_case_without_one_is_one_line(traced, capsys):
 
 
 def test_trace_cap_drops_whole_records_from_the_middle():
-    from capture.traces import cap_records
+    from capture.workers.traces import cap_records
     records = [f'V1201 00:00:00.{i:06d} 1 f.py:1] {{"event": {i}}}\n\tpayload line {i}\n' for i in range(1000)]
     text = "".join(records)
     cut, truncated = cap_records(text, 10_000)

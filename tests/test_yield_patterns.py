@@ -113,7 +113,7 @@ def test_report_shows_reason_classes_and_the_stubs_runnable_cases_need(yield_cra
 
 
 def test_gpu_era_calls_are_answered_on_the_cpu_and_recorded(yield_crawl: Path) -> None:
-    from capture.stub_torch import CUDA_MARK, INT_PARAM_MARK
+    from capture.loading.stub_torch import CUDA_MARK, INT_PARAM_MARK
     rows = _results(yield_crawl, "first")
     cuda = json.loads(rows[("gpu_era.py", "CudaEverywhere")]["stubs"])
     assert cuda == ([] if torch.cuda.is_available() else [CUDA_MARK])

@@ -3,7 +3,8 @@
 The driver (crawler/driver.py, `Crawl`) decides what to record and is the
 only writer of the store; an executor decides where repos are cloned and
 scanned and where their cases run, and hands back plain data through the
-driver's `record_*` methods, in the driver's thread:
+`Recorder` methods below (the driver's), in the driver's thread. Executors
+stand on crawler/config.py and crawler/prepare.py, never on the driver:
 
 - `local` (crawler/executors/local.py): this machine's sandboxed WorkerPool,
   one worker per core (or per GPU).
@@ -13,26 +14,13 @@ driver's `record_*` methods, in the driver's thread:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from crawler.driver import Crawl, CrawlConfig
+from crawler.config import CrawlConfig
+from crawler.executors.base import Executor, ExecutorUnavailable
 
 EXECUTORS = ("local", "ray")
 
 
-class Executor(Protocol):
-    name: str
-
-    def run(self, crawl: "Crawl", run_id: str, repos: list[dict[str, Any]]) -> int:
-        """Clone, scan and run the pending cases of `repos`; returns the results newly written."""
-
-
-class ExecutorUnavailable(RuntimeError):
-    """The executor asked for cannot start here (Ray not installed, no cluster, no usable node)."""
-
-
-def make_executor(cfg: "CrawlConfig") -> Executor:
+def make_executor(cfg: CrawlConfig) -> Executor:
     if cfg.executor == "local":
         from crawler.executors.local import LocalExecutor
         return LocalExecutor(cfg)

@@ -4,24 +4,23 @@ from __future__ import annotations
 import socket
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
-from capture.pool import Reply, WorkerPool
-from capture.sandbox import SandboxConfig
+from capture.workers.pool import Reply, WorkerPool
+from capture.workers.sandbox import SandboxConfig
 from crawler.clone import Checkout, CloneFailed
-from crawler.driver import checkout_info, default_workers, needs_scan, prepare_checkout, scan_info
-
-if TYPE_CHECKING:
-    from crawler.driver import Crawl, CrawlConfig
+from crawler.config import CrawlConfig, default_workers
+from crawler.executors.base import Recorder
+from crawler.prepare import checkout_info, needs_scan, prepare_checkout, scan_info
 
 
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, cfg: "CrawlConfig") -> None:
+    def __init__(self, cfg: CrawlConfig) -> None:
         self.cfg = cfg
 
-    def _checkouts(self, crawl: "Crawl", repos: list[dict[str, Any]]
+    def _checkouts(self, crawl: Recorder, repos: list[dict[str, Any]]
                    ) -> Iterator[tuple[dict[str, Any], Checkout | CloneFailed]]:
         """Clones run several at once, a few repos ahead of validation."""
         jobs = max(1, self.cfg.clone_jobs)
@@ -39,7 +38,7 @@ class LocalExecutor:
                     ahead.append((nxt, pool.submit(prepare_checkout, nxt, crawl.workdir, self.cfg)))
                 yield repo, fut.result()
 
-    def run(self, crawl: "Crawl", run_id: str, repos: list[dict[str, Any]]) -> int:
+    def run(self, crawl: Recorder, run_id: str, repos: list[dict[str, Any]]) -> int:
         cfg = self.cfg
         workers = cfg.workers or default_workers(cfg.device)
         sandbox = SandboxConfig(scratch_root=crawl.workdir / ".scratch" / "cases",

@@ -23,14 +23,13 @@ import socket
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from crawler.driver import needs_scan
-from crawler.executors import ExecutorUnavailable
+from crawler.config import CrawlConfig
+from crawler.executors.base import Recorder
+from crawler.prepare import needs_scan
+from crawler.executors.base import ExecutorUnavailable
 from crawler.executors.ray_node import NodeWorker, config_to_dict
-
-if TYPE_CHECKING:
-    from crawler.driver import Crawl, CrawlConfig
 
 POLL_NODES_S = 3.0  # how often the cluster's node list is read
 WAIT_FOR_NODES_S = 120.0  # with work left and no usable node, give up after this long
@@ -87,7 +86,7 @@ def _size(repo: dict[str, Any]) -> tuple[int, int]:
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, cfg: "CrawlConfig") -> None:
+    def __init__(self, cfg: CrawlConfig) -> None:
         self.cfg = cfg
         self.address = cfg.ray_address or os.environ.get("RAY_ADDRESS") or None
 
@@ -144,7 +143,7 @@ class RayExecutor:
         self.last_poll = time.monotonic()
 
     # -- the loop ---------------------------------------------------------------
-    def run(self, crawl: "Crawl", run_id: str, repos: list[dict[str, Any]]) -> int:
+    def run(self, crawl: Recorder, run_id: str, repos: list[dict[str, Any]]) -> int:
         import ray
 
         self.crawl, self.run_id = crawl, run_id

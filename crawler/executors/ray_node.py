@@ -19,10 +19,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from capture.pool import WorkerPool
-from capture.sandbox import INSTALL_HINT, SandboxConfig, bwrap_problem
+from capture.workers.pool import WorkerPool
+from capture.workers.sandbox import INSTALL_HINT, SandboxConfig, bwrap_problem
 from crawler.clone import CloneFailed
-from crawler.driver import CrawlConfig, checkout_info, prepare_checkout, scan_info
+from crawler.config import CrawlConfig
+from crawler.prepare import checkout_info, prepare_checkout, scan_info
 
 
 def config_to_dict(cfg: CrawlConfig) -> dict[str, Any]:

@@ -64,8 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from capture.sandbox import INSTALL_HINT, SandboxUnavailable, bwrap_problem
-    from crawler.driver import Crawl, CrawlConfig
+    from capture.workers.sandbox import INSTALL_HINT, SandboxUnavailable, bwrap_problem
+    from crawler.config import CrawlConfig
+    from crawler.driver import Crawl
     from crawler.progress import CrawlProgress, summary_table
     from crawler.repo_ref import parse_repo, read_repos_file
     from crawler.shard import in_shard, parse_shard

@@ -104,8 +104,8 @@ def worker_env(cfg: SandboxConfig) -> dict[str, str]:
 
 
 def worker_command(cfg: SandboxConfig) -> list[str]:
-    """argv that starts one worker (python -m capture.worker), sandboxed unless unsafe."""
-    inner = [sys.executable, "-m", "capture.worker"]
+    """argv that starts one worker (python -m capture.workers.worker), sandboxed unless unsafe."""
+    inner = [sys.executable, "-m", "capture.workers.worker"]
     if cfg.unsafe:
         return inner
     problem = bwrap_problem()
@@ -134,7 +134,7 @@ def worker_command(cfg: SandboxConfig) -> list[str]:
     if cfg.gpu:  # the sandbox's /dev is minimal: pass the GPU device nodes through
         for dev in sorted(glob.glob("/dev/nvidia*") + glob.glob("/dev/dri")):
             argv += ["--dev-bind", dev, dev]
-    # The worker empties this private /tmp after each case (capture/worker.py), so a
+    # The worker empties this private /tmp after each case (capture/workers/worker.py), so a
     # case cannot leave files there for the next one.
     argv += ["--setenv", "GRAPHCRAWL_PRIVATE_TMP", "/tmp", "--chdir", str(cfg.scratch_root), "--"]
     return argv + inner

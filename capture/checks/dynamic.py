@@ -26,9 +26,11 @@ from typing import Any
 import torch
 
 from backend import parity as parity_mod
-from capture import specs, steps, torch_api
-from capture.deduce_inputs import BATCH, SEQ
-from capture.steps import Case, CaseEnded, counted_graphs, is_compile_error, move
+from capture.deduce import specs
+from capture.checks import steps
+from capture import torch_api
+from capture.deduce.inputs import BATCH, SEQ
+from capture.checks.steps import Case, CaseEnded, counted_graphs, is_compile_error, move
 from db.status import CaseStatus as S, Stage
 
 NEW_BATCHES = (3, 4, 7)

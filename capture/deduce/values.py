@@ -4,7 +4,7 @@ Why: a constructor argument's name is a hint (`num_classes` -> 10), but what the
 body does with it is better evidence (`nn.Embedding(n, ...)` -> a vocabulary
 size, `range(n)` -> a small int, `cfg.model.dim` -> a nested config, `block(a,
 b)` -> a class, `if norm == "batch"` -> the string "batch"). Values are value
-specs (capture/specs.py), so whatever is chosen replays exactly.
+specs (capture/deduce/specs.py), so whatever is chosen replays exactly.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from capture import specs
-from capture.deduce_static import Use
-from capture.specs import const
+from capture.deduce import specs
+from capture.deduce.static import Use
+from capture.deduce.specs import const
 
 BATCH = 2
 
@@ -192,7 +192,7 @@ def callable_candidates(owner: type, name: str, nargs: int) -> list[dict[str, An
     (it takes any arguments).
     """
     n = name.lower()
-    from capture.deduce_repo_args import factory_functions
+    from capture.deduce.repo_args import factory_functions
     out: list[dict[str, Any]] = factory_functions(name, nargs)  # the repo's own `default_conv` first
     if re.search(r"norm", n):
         out += [class_spec(nn.BatchNorm2d), class_spec(nn.LayerNorm), class_spec(nn.BatchNorm1d)]

@@ -1,13 +1,13 @@
 """Run one case inside a sandboxed child: the status funnels in code.
 
-A case is a sequence of named steps (capture/steps.py), each of which
+A case is a sequence of named steps (capture/checks/steps.py), each of which
 announces its stage, times itself into `stage_s`, and ends the case with a
 status when its check fails. The funnels compose them:
 
   inference: load -> build -> eager -> capture (+ hook timing) -> compile -> run
              -> parity -> timing -> verdict
-  training:  load -> build -> training.run (capture/training.py: fwd + loss + bwd)
-  dynamic:   load -> build -> eager -> dynamic.run (capture/dynamic.py)
+  training:  load -> build -> training.run (capture/checks/training.py: fwd + loss + bwd)
+  dynamic:   load -> build -> eager -> dynamic.run (capture/checks/dynamic.py)
 
 Where a status is decided: in the step that raises it (steps.py lists every
 step's statuses in its raises); `run_case` turns the ending into plain data.
@@ -18,12 +18,9 @@ import traceback
 from typing import Any, Callable
 
 from capture import reasons, torch_api
-from capture.steps import (  # noqa: F401 - CaptureSkipped, is_compile_error: used by repro scripts
-    Case, CaseEnded, CaptureSkipped, StageFn, is_compile_error)
-from capture import steps
+from capture.checks import steps
+from capture.checks.steps import Case, CaseEnded, CaseFailed, StageFn
 from db.status import CaseStatus as S, Stage
-
-_is_compile_error = is_compile_error  # the name reports/repro_template.py imports
 
 
 def error_fields(exc: BaseException) -> dict[str, Any]:
@@ -51,8 +48,13 @@ def is_oom(exc: BaseException) -> bool:
     return any(t in str(exc) for t in OOM_TEXT)
 
 
-def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None) -> dict[str, Any]:
-    """Run one request (see capture/worker.py for its fields); never raises."""
+def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None, reraise: bool = False) -> dict[str, Any]:
+    """Run one request (see capture/workers/worker.py for its fields).
+
+    Never raises in the worker. With reraise=True (repro scripts) a step that
+    ends the case with an exception raises CaseFailed from that exception, so
+    a repro runs exactly the steps the case ran and fails the way it failed.
+    """
     result: dict[str, Any] = {"stubs": req.get("stubs") or []}
     try:
         _run(req, result, on_stage)
@@ -65,6 +67,8 @@ def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None) -> dict[st
             result.update(error_fields(ended.exc))
             if is_oom(ended.exc):
                 result["status"] = S.OOM.value
+            if reraise:
+                raise CaseFailed(result["status"], result["stage"], ended.exc, result) from ended.exc
     except MemoryError as exc:
         result.update(error_fields(exc))
         result["status"], result["stage"] = S.OOM.value, result.get("_stage", "unknown")
@@ -96,14 +100,14 @@ def inference(c: Case) -> None:
 
 
 def _training(c: Case) -> None:
-    from capture import training
+    from capture.checks import training
     steps.load(c)
     steps.build(c)
     training.run(c)  # its own eager runs: train mode, grad enabled
 
 
 def _dynamic(c: Case) -> None:
-    from capture import dynamic
+    from capture.checks import dynamic
     steps.load(c)
     steps.build(c)
     steps.eager(c)

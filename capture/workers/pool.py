@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from capture.sandbox import SandboxConfig, prepare_dirs, worker_command, worker_env
+from capture.workers.sandbox import SandboxConfig, prepare_dirs, worker_command, worker_env
 
 START_TIMEOUT_S = 180
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from capture import specs
-from capture.deduce import construct
-from capture.loader import load_class
+from capture.deduce import specs
+from capture.deduce.search import construct
+from capture.loading.importer import load_class
 
 
 def build_module(cls: type, spec: dict[str, Any]) -> torch.nn.Module:

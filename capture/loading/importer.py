@@ -8,15 +8,15 @@ stubbed name is reported so the case records it. torch itself is never stubbed.
 A name the repo itself has is never stubbed: a missing top-level import is
 first looked up among the repo's own directories (the nearest ancestor of the
 importing file that holds it, as the project's scripts find it when run from
-their folder: capture/repo_paths.py). A submodule of the repo's own packages
+their folder: capture/loading/repo_paths.py). A submodule of the repo's own packages
 with no source (a compiled extension never built: `from mylib import _C`) is
 stubbed alone, recorded as "mylib._C", so the package's pure-Python classes
 load. Stand-ins survive the protocol calls import-time code makes (len,
 iteration, comparison, arithmetic, format, use as decorator or base), and a
 stubbed package's version is retried with the versions the failing check
-names (capture/stub_versions.py). Torch calls that cannot work on this
+names (capture/loading/stub_versions.py). Torch calls that cannot work on this
 machine or torch (`.cuda()` with no GPU, an integer nn.Parameter) are answered as
-the code meant them, and recorded on the case when made (capture/stub_torch.py).
+the code meant them, and recorded on the case when made (capture/loading/stub_torch.py).
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from capture import repo_paths, stub_torch, stub_versions
+from capture.loading import repo_paths, stub_torch, stub_versions
 
 # torch itself and our own packages are never stubbed. torchvision/torchaudio/
 # torchtext are when missing: a file that imports torchvision for one transform
@@ -199,7 +199,7 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 class _ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves working stand-ins (capture/deduce_einops.py) for packages that are not installed.
+    """Serves working stand-ins (capture/loading/einops_standin.py) for packages that are not installed.
 
     It sits after the real finders, so an installed einops always wins; `used`
     says which stand-ins an import asked for (recorded on the case as stubs).
@@ -216,9 +216,9 @@ class _ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        from capture import deduce_einops
+        from capture.loading import einops_standin
         if "einops" not in sys.modules or not getattr(sys.modules["einops"], "__graphcrawl_shim__", False):
-            deduce_einops.install()
+            einops_standin.install()
         self.used.add(spec.name.split(".")[0])
         return sys.modules[spec.name]
 

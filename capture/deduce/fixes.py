@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 from torch import nn
 
-from capture.deduce_inputs import BATCH, SEQ, rank_shape
+from capture.deduce.inputs import BATCH, SEQ, rank_shape
 
 Inputs = dict[str, Any]
 Path = tuple[Any, ...]

@@ -1,4 +1,4 @@
-"""A small einops stand-in, used by capture/loader.py when einops is not installed.
+"""A small einops stand-in, used by capture/loading/importer.py when einops is not installed.
 
 Why: einops is the most common third-party import of crawled model code
 (lucidrains' repos use it in nearly every module), and a permissive stub

@@ -8,7 +8,7 @@ builds but fails the residual add; a number fails in forward. So when the
 annotation, default or argument name points at a function or nn.Module class
 of the repo's own (loaded) modules, that is what is tried first: functions as
 `{"kind": "function"}` specs, built instances as `{"kind": "instance"}` specs
-whose constructor args were themselves deduced (capture/specs.py).
+whose constructor args were themselves deduced (capture/deduce/specs.py).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ import torch
 from backend import parity as parity_mod
 from backend.timing import interleaved_ms
 from capture import torch_api
-from capture.steps import Case, CaseEnded, counted_graphs, is_compile_error
+from capture.checks.steps import Case, CaseEnded, counted_graphs, is_compile_error
 from db.status import CaseStatus as S, Stage
 
 
@@ -228,6 +228,6 @@ def _first_difference(ref: list[Any], res: list[Any], reference: Any, tol: float
 
 def _same(a: Any, b: Any, fp64: Any, tol: float) -> bool:
     try:
-        return torch_api.same(a, b, fp64, tol, quiet=True)
+        return parity_mod.same(a, b, fp64, tol, quiet=True)
     except Exception:  # noqa: BLE001
         return False

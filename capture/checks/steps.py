@@ -3,7 +3,7 @@
 Each step announces the worker stage it runs in (so a crash or timeout is
 recorded there), adds its seconds to `result["stage_s"]`, and ends the case by
 raising `CaseEnded(status, stage, exc)` when its check fails. Every status a
-step can give is raised in that step, nowhere else; capture/case.py composes
+step can give is raised in that step, nowhere else; capture/checks/funnels.py composes
 the steps into the funnels. Steps read and write one `Case` object.
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ import torch
 from backend import parity as parity_mod
 from backend.timing import interleaved_ms, paired_overhead
 from capture import torch_api
-from capture.deduce import DeduceFailed, deduce, is_input_error
-from capture.loader import LoadError, load_class
-from capture.replay import build_inputs, build_module
+from capture.deduce.search import DeduceFailed, deduce, is_input_error
+from capture.loading.importer import LoadError, load_class
+from capture.deduce.replay import build_inputs, build_module
 from db.status import CaseStatus as S, Stage
 
 StageFn = Callable[[str], None]
@@ -33,6 +33,18 @@ class CaseEnded(Exception):
     def __init__(self, status: S, stage: Stage, exc: BaseException | None = None, **fields: Any):
         super().__init__(status.value)
         self.status, self.stage, self.exc, self.fields = status, stage, exc, fields
+
+
+class CaseFailed(Exception):
+    """A step's failing verdict, raised out of `run_case(..., reraise=True)` (repro scripts).
+
+    Raised from the step's own exception, so the traceback a repro prints ends
+    in the very error the crawl recorded; `result` is what was measured so far.
+    """
+
+    def __init__(self, status: str, stage: str, exc: BaseException, result: dict[str, Any]):
+        super().__init__(f"{status} at {stage}: {type(exc).__name__}: {exc}")
+        self.status, self.stage, self.exc, self.result = status, stage, exc, result
 
 
 class CaptureSkipped(Exception):
@@ -149,7 +161,7 @@ def load(c: Case) -> None:
 def build(c: Case) -> None:
     """Construct the module and its inputs: replay the stored spec, or deduce one."""
     c.spec = c.req.get("spec")
-    # deduction is stage `inputs`: the worker gives it its own budget (capture/worker.py)
+    # deduction is stage `inputs`: the worker gives it its own budget (capture/workers/worker.py)
     c.announce(Stage.INIT if c.spec is not None else Stage.INPUTS)
     if c.spec is None:
         with c.timed("deduce"):
@@ -235,6 +247,8 @@ def capture(c: Case) -> None:
         except Exception as exc:  # noqa: BLE001
             raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
     c.hooked = trace.compiled
+    if c.req.get("skip_timing"):  # a repro's backend ladder: verdicts only
+        return
     with c.timed("hook"):
         try:
             hook_timing(c)
@@ -317,6 +331,8 @@ def parity(c: Case) -> None:
 
 def timing(c: Case) -> None:
     """Eager vs compiled latency, interleaved; a compiled run that fails here is a run failure."""
+    if c.req.get("skip_timing"):
+        return
     with c.timed("timing"):
         try:
             eager_ms, compiled_ms = interleaved_ms([lambda: c.call(c.module), lambda: c.call(c.compiled)],

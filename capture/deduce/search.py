@@ -4,11 +4,11 @@ Why not a pile of regexes over every torch error (paritybench's way): most
 modules say what they want before anything runs. So: read first (the
 signatures, annotations and defaults; how __init__ uses each argument and
 which layer first touches each forward input, from the source's AST:
-capture/deduce_static.py), build the module from plausible values
-(capture/deduce_values.py), derive candidate inputs from the layers they meet
-(capture/deduce_inputs.py), then try cheaply, letting the error message
-propose one change at a time (capture/deduce_fixes.py). Every change that is
-tried is a value spec (capture/specs.py), so the winner is stored as data and
+capture/deduce/static.py), build the module from plausible values
+(capture/deduce/values.py), derive candidate inputs from the layers they meet
+(capture/deduce/inputs.py), then try cheaply, letting the error message
+propose one change at a time (capture/deduce/fixes.py). Every change that is
+tried is a value spec (capture/deduce/specs.py), so the winner is stored as data and
 replays exactly; every rule that contributed is recorded in `found_by`.
 """
 from __future__ import annotations
@@ -27,18 +27,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from capture import reasons, specs
-from capture.deduce_fixes import propose
-from capture.deduce_inputs import (LENGTH_NAMES, MASK_NAMES, Slot, candidates_from_layer, context_for,
+from capture import reasons
+from capture.deduce import specs
+from capture.deduce.fixes import propose
+from capture.deduce.inputs import (LENGTH_NAMES, MASK_NAMES, Slot, candidates_from_layer, context_for,
                                    first_layer, make_candidates, name_candidates)
-from capture.deduce_static import Use, read_class
-from capture.deduce_values import (ConfigProxy, callable_candidates, guess_int, guess_value, value_from_use,
+from capture.deduce.static import Use, read_class
+from capture.deduce.values import (ConfigProxy, callable_candidates, guess_int, guess_value, value_from_use,
                                    value_to_spec)
 
 # The public contract, plus helpers older callers import from here.
 __all__ = ["DeduceFailed", "Deduced", "deduce", "construct", "is_input_error", "run_forward",
            "ConfigProxy", "value_to_spec", "guess_int", "guess_value", "first_layer", "candidates_from_layer"]
-from capture.specs import const
+from capture.deduce.specs import const
 
 MAX_FIX_DEPTH = 6
 MAX_SOFT_RETRIES = 4
@@ -228,8 +229,8 @@ _nesting = [0]
 
 
 def _instances(cls: type, name: str, annotation: Any) -> list[dict[str, Any]]:
-    """Built instances of repo classes the argument names (capture/deduce_repo_args.py), as specs."""
-    from capture.deduce_repo_args import instance_classes
+    """Built instances of repo classes the argument names (capture/deduce/repo_args.py), as specs."""
+    from capture.deduce.repo_args import instance_classes
     if _nesting[0] >= MAX_NESTED:
         return []
     out = []
@@ -246,7 +247,7 @@ def _instances(cls: type, name: str, annotation: Any) -> list[dict[str, Any]]:
 
 
 def _fill_param(cls: type, state: _InitState, name: str, use: Use, annotation: Any = inspect.Parameter.empty) -> None:
-    from capture.deduce_repo_args import called_later
+    from capture.deduce.repo_args import called_later
     spec, rule = value_from_use(name, use, annotation)
     if spec["kind"] != "class" and not (use.roles or use.is_int or use.iterated or use.keys or use.str_choices
                                         or use.unpack or use.called):
@@ -629,7 +630,7 @@ MAX_INPUT_NUMEL = 1 << 20
 
 def _too_big(inputs: dict[str, Any]) -> bool:
     """Inputs stay small (Inductor compiles stay quick, a wrong guess stays cheap)."""
-    from capture.deduce_fixes import leaves
+    from capture.deduce.fixes import leaves
     return any(math.prod(s["shape"]) > MAX_INPUT_NUMEL or any(d <= 0 for d in s["shape"])
                for _, s in leaves(inputs))
 

@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 from torch import nn
 
-from capture.deduce_static import Reading, Use, read_class
-from capture.specs import const, tensor
+from capture.deduce.static import Reading, Use, read_class
+from capture.deduce.specs import const, tensor
 
 BATCH = 2
 SEQ = 8
@@ -523,7 +523,7 @@ def make_candidates(module: nn.Module, init_spec: dict[str, Any]) -> tuple[list[
     if not slots and varargs:
         slots = [Slot("input", False)]
     ctx = context_for(module, init_spec)
-    from capture.deduce_shapecheck import checked_shape
+    from capture.deduce.shapecheck import checked_shape
     for slot in slots:
         slot.layer_path = slot.use.first_layer
         slot.layer = resolve_layer(module, slot.layer_path)

@@ -1,6 +1,6 @@
 """The worker: a long-lived process with torch imported that forks one child per case.
 
-Run as `python -m capture.worker` (inside the sandbox, see capture/sandbox.py).
+Run as `python -m capture.workers.worker` (inside the sandbox, see capture/workers/sandbox.py).
 It depends on nothing of graphcrawl outside capture/ and backend/, and speaks
 JSON lines: one request per line on stdin, one reply per line on stdout.
 
@@ -37,7 +37,7 @@ def _prewarm() -> None:
     import torch._inductor.compile_fx  # noqa: F401
     import torch._inductor.config  # noqa: F401
     torch.set_num_threads(1)
-    from capture import case  # noqa: F401
+    from capture.checks import funnels  # noqa: F401
 
 
 def _limit(res: int, value: int | None) -> None:
@@ -83,10 +83,11 @@ def _child(req: dict[str, Any], event_w: int, out_w: int, proto_fds: list[int]) 
             events.write(json.dumps({"stage": stage}) + "\n")
             events.flush()
 
-        from capture import torch_api, traces
+        from capture import torch_api
+        from capture.workers import traces
         if req.get("trace", True):
             torch_api.start_structured_trace(*traces.paths(scratch))
-        from capture.case import run_case
+        from capture.checks.funnels import run_case
         result = run_case(req, on_stage)
         if req.get("trace", True):
             torch_api.stop_structured_trace()
@@ -235,7 +236,7 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
         result["wall_s"] = round(wall, 3)
     else:
         result = _abnormal(status, stage, killed_for, fatal, tail, wall, timeout, max_output, budget_hit)
-    from capture import traces
+    from capture.workers import traces
     if req.get("scratch"):
         traces.collect(req["scratch"], result)   # what the child wrote, even if it was killed
     return result

@@ -13,8 +13,8 @@ from typing import Any
 
 from torch import nn
 
-from capture.deduce_values import BATCH
-from capture.deduce_static import _parse, defining_function
+from capture.deduce.values import BATCH
+from capture.deduce.static import _parse, defining_function
 
 MAX_DIM = 512
 
