@@ -27,9 +27,11 @@ class CrawlConfig:
     fullgraph: bool = False
     dynamic: bool | None = None
     workers: int | None = None
-    timeout_s: float = 300.0
+    timeout_s: float = 300.0  # CPU seconds of the case's process tree (capture/workers/worker.py)
+    wall_timeout_s: float | None = None  # wall-clock backstop; default 4 x timeout_s
+    confirm: bool = True  # rerun a compiler failure once in a fresh child (capture/workers/confirm.py)
     mem_mb: int = 6144
-    cpu_s: int | None = None  # default: 1.5 x timeout_s (one thread per case)
+    cpu_s: int | None = None  # RLIMIT_CPU per process; default 1.25 x timeout_s + 10
     max_procs: int = 256
     max_file_mb: int = 512
     max_output_mb: int = 50

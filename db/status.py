@@ -11,6 +11,7 @@ capture/, crawler/, backend/ or reports/ (tests/test_layout.py holds it).
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 
 class RepoStatus(str, Enum):
@@ -88,6 +89,9 @@ class FailureKind(str, Enum):
 
     COMPILER = "compiler"
     HARNESS = "harness"
+    # a compiler failure that its confirming rerun did not repeat (capture/workers/confirm.py):
+    # machine load or luck until shown otherwise, so never counted as the compiler's
+    FLAKY = "flaky"
 
 
 COMPILER_STATUSES = frozenset({CaseStatus.CAPTURE_FAILED, CaseStatus.COMPILE_FAILED,
@@ -111,20 +115,26 @@ class Reason(str, Enum):
 NOT_COMPILER_REASONS = frozenset({Reason.NO_TENSOR_OPS.value})
 
 
-def failure_kind(status: str, stage: str | None, reason: str | None = None) -> str | None:
-    """'compiler', 'harness', or None for a pass: the one place this is decided.
+def failure_kind(status: str, stage: str | None, reason: str | None = None, flaky: Any = None) -> str | None:
+    """'compiler', 'harness', 'flaky', or None for a pass: the one place this is decided.
 
     eager_nondeterministic is the project's (its eager output is not
     reproducible), so it counts as harness; a capture_failed whose reason is
     no_tensor_ops is harness too (nothing to capture). A timeout, crash or oom
-    is the compiler's when it happened at capture or later.
+    is the compiler's when it happened at capture or later. A compiler failure
+    whose confirming rerun passed or failed differently (`flaky`, results.flaky)
+    is flaky, not the compiler's.
     """
     if status == CaseStatus.PASS.value:
         return None
     if reason in NOT_COMPILER_REASONS:
         return FailureKind.HARNESS.value
-    if status in {s.value for s in COMPILER_STATUSES}:
-        return FailureKind.COMPILER.value
-    if status in {s.value for s in ABNORMAL}:
-        return FailureKind.COMPILER.value if stage in {s.value for s in COMPILER_STAGES} else FailureKind.HARNESS.value
+    compiler = status in _COMPILER_VALUES or (status in _ABNORMAL_VALUES and stage in _COMPILER_STAGE_VALUES)
+    if compiler:
+        return FailureKind.FLAKY.value if flaky else FailureKind.COMPILER.value
     return FailureKind.HARNESS.value
+
+
+_COMPILER_VALUES = frozenset(s.value for s in COMPILER_STATUSES)
+_ABNORMAL_VALUES = frozenset(s.value for s in ABNORMAL)
+_COMPILER_STAGE_VALUES = frozenset(s.value for s in COMPILER_STAGES)

@@ -80,6 +80,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "trace_path": str, "compile_cpu_s": float, "hook_ratio": float,  # issue 12
         "hook_overhead_ci_us": float, "hook_samples": int,
         "node_id": str, "node_host": str,  # issue 9
+        "case_cpu_s": float, "flaky": int, "rerun": str, "rerun_s": float,  # issue 16: CPU budgets, confirmation
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,
@@ -319,7 +320,7 @@ class Store:
     def record_result(self, result: dict[str, Any]) -> bool:
         """Write one finished case; returns False if (run, case) was already recorded."""
         row = {k: (_json(v) if isinstance(v, (list, dict)) else v) for k, v in result.items()}
-        for key in ("nondeterministic", "rng_dependent"):
+        for key in ("nondeterministic", "rng_dependent", "flaky"):
             if isinstance(row.get(key), bool):
                 row[key] = int(row[key])
         row.setdefault("finished_at", now())

@@ -177,17 +177,18 @@ def run_triage(db: str | Path, run: str | None = None, project: str | None = Non
                limit: int | None = 30, output: str | Path | None = None, out: TextIO | None = None,
                kind: str | None = None, statuses: list[str] | None = None,
                stages: list[str] | None = None) -> int:
-    """`graphcrawl triage`: failure clusters, compiler failures first, each kind largest first."""
+    """`graphcrawl triage`: failure clusters, compiler failures first, then flaky ones, then the
+    harness's, each kind largest first."""
     out = out or sys.stdout
     if fmt not in FORMATS:
         raise ReportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     with open_scope(db, run, project) as scope:
         found = clusters(scope, kind, statuses, stages)
         run_id = scope.run_id
-    shown = [c for k in ("compiler", "harness") for c in
+    shown = [c for k in ("compiler", "flaky", "harness") for c in
              [c for c in found if c.kind == k][:limit if limit is not None else None]]
     if fmt == "json":
-        by_kind = {k: sum(c.count for c in found if c.kind == k) for k in ("compiler", "harness")}
+        by_kind = {k: sum(c.count for c in found if c.kind == k) for k in ("compiler", "flaky", "harness")}
         _emit(json.dumps({"run": run_id, "project": project, "failures": sum(c.count for c in found),
                           "by_kind": by_kind, "clusters": [c.as_dict() for c in shown]}, indent=2), out, output)
     elif fmt == "csv":
@@ -219,6 +220,11 @@ def run_triage_show(db: str | Path, cluster: str, run: str | None = None, projec
                   f"   {r['status']} @ {r['stage']}: {r['error_type']}: {r['error_msg'] or ''}"]
         if r.get("signal"):
             lines.append(f"   signal {r['signal']}")
+        if r.get("rerun"):
+            again = json.loads(r["rerun"])
+            lines.append(f"   rerun in a fresh process: {again.get('status')} @ {again.get('stage')}: "
+                         f"{again.get('error_type') or ''}"
+                         + ("  -> FLAKY (not repeated)" if r.get("flaky") else "  -> confirmed"))
         if r.get("traceback"):
             lines += ["   " + t for t in r["traceback"].rstrip().splitlines()]
         trace, logs = traces.resolve(db, r.get("trace_path"))

@@ -8,7 +8,9 @@ of torch/backend behaviour, not of the inputs.
 A regression (exit code 1, for CI): a case that passed in A and does not
 pass in B, or a metric beyond its threshold: compile time up by a ratio (and
 by an absolute floor, so 0.1 s -> 0.2 s is not news), speedup down by a
-ratio, more graph breaks.
+ratio, more graph breaks. A case flaky in either run (its compiler failure
+was not repeated by the confirming rerun) is never a regression or a fix:
+it is listed apart.
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ class Comparison:
     newly_passing: list[dict[str, Any]] = field(default_factory=list)
     metric_regressions: list[dict[str, Any]] = field(default_factory=list)
     metric_improvements: list[dict[str, Any]] = field(default_factory=list)
+    flaky: list[dict[str, Any]] = field(default_factory=list)   # flaky in A or B: neither regression nor fix
     timing: dict[str, Any] = field(default_factory=dict)   # timing_comparability(); see compile_metric
 
     @property
@@ -117,7 +120,8 @@ def timing_comparability(run_a: dict[str, Any], run_b: dict[str, Any]) -> dict[s
     return out
 
 
-def _pair_sql(project: str | None, cpu_a: str = "null", cpu_b: str = "null") -> str:
+def _pair_sql(project: str | None, cpu_a: str = "null", cpu_b: str = "null", flaky_a: str = "null",
+              flaky_b: str = "null") -> str:
     from reports import predicates
     r = predicates.REDUCED
     side = lambda t: (f"{t}.status, {t}.stage, " + ", ".join(r[c].replace("x.", f"{t}.")  # noqa: E731
@@ -125,7 +129,7 @@ def _pair_sql(project: str | None, cpu_a: str = "null", cpu_b: str = "null") -> 
                                                                       "max_abs_err"))
                       + f", {t}.compile_s, {t}.speedup, {t}.graph_break_count")
     sql = (f"select a.case_id, a.repo_id, {side('a')}, {side('b')}, a.compile_cache, b.compile_cache, "
-           f"{cpu_a}, {cpu_b} "
+           f"{cpu_a}, {cpu_b}, {flaky_a}, {flaky_b} "
            "from results a join results b on b.case_id = a.case_id and b.run_id = ? where a.run_id = ?")
     return sql + (" and a.repo_id = ?" if project else "") + " order by a.case_id"
 
@@ -162,7 +166,8 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
     cur = conn.cursor()
     cur.row_factory = None
     scope = Scope(store, run_a)
-    pairs = cur.execute(_pair_sql(project, scope.col("compile_cpu_s", "a"), scope.col("compile_cpu_s", "b")),
+    pairs = cur.execute(_pair_sql(project, scope.col("compile_cpu_s", "a"), scope.col("compile_cpu_s", "b"),
+                                  scope.col("flaky", "a"), scope.col("flaky", "b")),
                         [run_b, run_a] + ([project] if project else [])).fetchall()
     timing = timing_comparability(store.run(run_a) or {}, store.run(run_b) or {})
     proj = " and repo_id = ?" if project else ""
@@ -179,6 +184,7 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
     passing: list[tuple[str, str, str, str]] = []
     regress: list[dict[str, Any]] = []
     improve: list[dict[str, Any]] = []
+    flaky: list[tuple[str, str, str, str]] = []
     for p in pairs:
         fa, fb = flags[p[2:7]], flags[p[10:15]]
         for i in range(len(names)):
@@ -186,6 +192,9 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
             count_b[i] += fb[i]
         sa, sb = p[2], p[10]
         transitions[(sa, sb)] += 1
+        if p[22] or p[23]:   # flaky in A or B: a verdict the rerun did not repeat is no change
+            flaky.append((p[0], p[1], sa, sb))
+            continue
         if sa == PASS and sb != PASS:
             failing.append((p[0], p[1], sa, sb))
         elif sa != PASS and sb == PASS:
@@ -209,8 +218,8 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
                "delta": count_b[i] - count_a[i],
                "pct_a": round(100 * count_a[i] / common, 2) if common else None,
                "pct_b": round(100 * count_b[i] / common, 2) if common else None} for i, n in enumerate(names)]
-    errs_b = _errors(conn, run_b, [f[0] for f in failing + passing])
-    errs_a = _errors(conn, run_a, [f[0] for f in failing + passing])
+    errs_b = _errors(conn, run_b, [f[0] for f in failing + passing + flaky])
+    errs_a = _errors(conn, run_a, [f[0] for f in failing + passing + flaky])
 
     def case_row(case: str, repo: str, sa: str, sb: str) -> dict[str, Any]:
         stage_b, etype_b, emsg_b = errs_b.get(case, (None, None, None))
@@ -224,7 +233,7 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
         transitions=[{"a": a, "b": b, "count": n} for (a, b), n in sorted(transitions.items())],
         newly_failing=[case_row(*f) for f in failing], newly_passing=[case_row(*f) for f in passing],
         metric_regressions=sorted(regress, key=order), metric_improvements=sorted(improve, key=order),
-        timing=timing)
+        flaky=[case_row(*f) for f in flaky], timing=timing)
 
 
 def _metric_change(metric: str, a: Any, b: Any, th: Thresholds) -> int:

@@ -88,15 +88,24 @@ def case_funnel(scope: Scope) -> list[FunnelRow]:
 def failure_split(scope: Scope) -> list[dict[str, Any]]:
     """Failures by kind: compiler (capture/compile/run/parity and timeout/crash/oom
     there) against harness (import/init/inputs/eager), with the statuses in each."""
+    from reports.flaky import flaky_by_status
     rows = case_funnel(scope)
     total = sum(r.count for r in rows)
+    flaky = flaky_by_status(scope)   # compiler-stage failures their rerun did not repeat
     out = []
-    for kind in ("compiler", "harness"):
-        members = [r for r in rows if r.kind == kind and r.count]
-        n = sum(r.count for r in members)
-        out.append({"kind": kind, "count": n, "percent": _pct(n, total),
-                    "statuses": [{"status": r.status, "stage": r.stage, "reason": r.reason, "count": r.count}
-                                 for r in members]})
+    for kind in ("compiler", "flaky", "harness"):
+        statuses = []
+        for r in rows:
+            if not r.count:
+                continue
+            n_flaky = flaky.get((r.status, r.stage), 0) if r.kind == "compiler" and not r.reason else 0
+            n = (r.count - n_flaky) if kind == "compiler" else n_flaky if kind == "flaky" else r.count
+            if n and (r.kind == kind or (kind == "flaky" and r.kind == "compiler")):
+                statuses.append({"status": r.status, "stage": r.stage, "reason": r.reason, "count": n})
+        n = sum(x["count"] for x in statuses)
+        if kind == "flaky" and not n:
+            continue
+        out.append({"kind": kind, "count": n, "percent": _pct(n, total), "statuses": statuses})
     return out
 
 

@@ -94,11 +94,12 @@ class Signature:
     frame: str | None
     break_id: str | None
     reason: str | None = None      # results.reason, when the worker set one (e.g. no_tensor_ops)
+    flaky: bool = False            # results.flaky: the confirming rerun did not repeat it
 
     @property
     def kind(self) -> str | None:
-        """'compiler' or 'harness' (db.status.failure_kind)."""
-        return failure_kind(self.status, self.stage, self.reason)
+        """'compiler', 'harness' or 'flaky' (db.status.failure_kind)."""
+        return failure_kind(self.status, self.stage, self.reason, self.flaky)
 
     @property
     def cluster_id(self) -> str:
@@ -110,18 +111,20 @@ class Signature:
 
 def signature(status: str, stage: str | None, error_type: str | None, error_msg: str | None,
               error_frame: str | None, break_ids: str | list[str] | None,
-              reason: str | None = None) -> Signature:
+              reason: str | None = None, flaky: Any = None) -> Signature:
     """The signature of one result row."""
     return Signature(status=status, stage=stage or None, error_type=error_type or None,
                      message=normalize_message(error_msg), frame=error_frame or None,
-                     break_id=first_break_id(break_ids), reason=reason or None)
+                     break_id=first_break_id(break_ids), reason=reason or None, flaky=bool(flaky))
 
 
 def cluster_id(sig: Signature) -> str:
     """8 hex digits of a SHA-1 over the signature's fields (stable, short); the reason
-    joins the key only when set, so ids of results without one never changed."""
-    fields = [sig.status, sig.stage, sig.error_type, sig.message, sig.frame, sig.break_id]
+    and the flaky mark join the key only when set, so ids of results without them never changed."""
+    fields: list[Any] = [sig.status, sig.stage, sig.error_type, sig.message, sig.frame, sig.break_id]
     if sig.reason:
         fields.append(sig.reason)
+    if sig.flaky:
+        fields.append("flaky")
     key = json.dumps(fields)
     return hashlib.sha1(key.encode()).hexdigest()[:8]

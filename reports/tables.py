@@ -91,6 +91,15 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
             caption="compiler: capture/compile/run/parity and timeout/crash/oom there (Dynamo, AOTAutograd, "
                     "Inductor); harness: import/init/inputs/eager (graphcrawl or the project's code) · "
                     "graphcrawl triage --kind compiler"))
+    conf = data.get("confirmation")
+    if conf and conf["reruns"]:
+        out.append(_table(
+            f"Compiler failures confirmed by a rerun — {conf['reruns']:,} reran, {conf['confirmed']:,} confirmed, "
+            f"{conf['flaky']:,} flaky", ["flaky case", "project", "first run", "rerun"],
+            [[short(f["case_id"], 70), f["project"], f["first"], f["rerun"]] for f in conf["flaky_cases"]],
+            caption=f"each compiler failure ran once more in a fresh process ({conf['rerun_s']:,.0f} s of reruns); "
+                    "a flaky case is neither the compiler's failure nor a pass, and --compare never counts it · "
+                    "graphcrawl triage --kind flaky"))
     rows = [[r["status"] + (f" @ {r['stage']}" if r["stage"] else "") + (f" ({r['reason']})" if r.get("reason") else ""),
              r.get("kind") or "", num(r["count"]), pct(r["percent"])]
             for r in data["case_funnel"]]
@@ -239,6 +248,10 @@ def compare_tables(cmp: Any, limit: int | None = 20) -> list[Table]:
 
     out.append(cases("Newly failing (pass before, not now)", cmp.newly_failing))
     out.append(cases("Newly passing", cmp.newly_passing))
+    if getattr(cmp, "flaky", None):
+        t = cases("Flaky in either run (a failure its rerun did not repeat): neither regression nor fix",
+                  cmp.flaky)
+        out.append(t)
     rows_a, cols_b, cells = cmp.matrix()
     out.append(_table(f"Status transitions (rows: {a}, columns: {b})", [f"{a} \\ {b}", *cols_b, "total"], [
         [sa, *[num(cells.get((sa, sb), 0)) if cells.get((sa, sb)) else "·" for sb in cols_b],
@@ -284,7 +297,9 @@ def _verdict(cmp: Any) -> str:
 # -- triage -------------------------------------------------------------------
 
 KIND_TITLES = {
-    "compiler": "Compiler failures (capture, compile, run, parity: Dynamo, AOTAutograd, Inductor)",
+    "compiler": "Compiler failures (capture, compile, run, parity: Dynamo, AOTAutograd, Inductor), "
+                "each confirmed by a rerun",
+    "flaky": "Flaky (a compiler-stage failure that its rerun in a fresh process did not repeat)",
     "harness": "Harness failures (import, init, inputs, eager: graphcrawl or the project's code)",
 }
 
@@ -314,7 +329,7 @@ def triage_tables(clusters: list[Any], run_id: str, limit: int | None = 30) -> l
                           rows, numeric=(1, 2), caption=caption))
     out.append(_table("Examples", ["cluster", "case"], [[c.id, e] for c in shown_all for e in c.examples],
                       caption="details: graphcrawl triage show CLUSTER · repro script: "
-                              "graphcrawl triage repro CASE -o repro.py · only one kind: --kind compiler|harness"))
+                              "graphcrawl triage repro CASE -o repro.py · only one kind: --kind compiler|flaky|harness"))
     return out
 
 

@@ -16,8 +16,9 @@ from reports.signature import MAX_MSG, Signature, signature
 
 PASS = CaseStatus.PASS.value
 EXAMPLES = 3
-KINDS = ("compiler", "harness", "all")
-_KIND_ORDER = {FailureKind.COMPILER.value: 0, FailureKind.HARNESS.value: 1}
+KINDS = ("compiler", "flaky", "harness", "all")
+# compiler failures first (confirmed by a rerun), then the flaky ones (not repeated), then harness
+_KIND_ORDER = {FailureKind.COMPILER.value: 0, FailureKind.FLAKY.value: 1, FailureKind.HARNESS.value: 2}
 
 
 @dataclass
@@ -66,7 +67,7 @@ def check_filters(kind: str | None = None, statuses: list[str] | None = None,
     """A clear error for a filter value no result can have."""
     from db.status import CaseStatus as S, Stage
     if kind not in (None, *KINDS):
-        raise ReportError(f"--kind takes compiler, harness or all, not {kind!r}")
+        raise ReportError(f"--kind takes compiler, flaky, harness or all, not {kind!r}")
     bad = [s for s in statuses or [] if s not in {x.value for x in S}]
     if bad:
         raise ReportError(f"unknown status {bad[0]!r}; one of {', '.join(x.value for x in S)}")
@@ -77,10 +78,11 @@ def check_filters(kind: str | None = None, statuses: list[str] | None = None,
 
 def clusters(scope: Scope, kind: str | None = None, statuses: list[str] | None = None,
              stages: list[str] | None = None) -> list[Cluster]:
-    """The scope's failure clusters: compiler failures first, then harness failures,
-    each largest first (ties: more projects, then id).
+    """The scope's failure clusters: compiler failures first, then flaky ones (a compiler
+    failure its rerun did not repeat), then harness failures, each largest first (ties:
+    more projects, then id).
 
-    `kind` ('compiler', 'harness', None or 'all'), `statuses` and `stages` keep only
+    `kind` ('compiler', 'flaky', 'harness', None or 'all'), `statuses` and `stages` keep only
     the clusters that match (db.status.failure_kind decides the kind).
     """
     check_filters(kind, statuses, stages)
@@ -93,11 +95,11 @@ def clusters(scope: Scope, kind: str | None = None, statuses: list[str] | None =
         params += list(stages)
     rows = scope.conn.execute(
         f"select x.case_id, x.repo_id, x.status, x.stage, x.error_type, substr(x.error_msg, 1, {MAX_MSG}), "
-        f"x.error_frame, x.break_ids, {scope.col('reason')} from results x where {where} and x.status != '{PASS}' "
-        "order by x.case_id", params).fetchall()
+        f"x.error_frame, x.break_ids, {scope.col('reason')}, {scope.col('flaky')} from results x where {where} "
+        f"and x.status != '{PASS}' order by x.case_id", params).fetchall()
     groups: dict[Signature, list[tuple[str, str, str | None]]] = {}
-    for case_id, repo, status, stage, etype, msg, frame, bids, reason in rows:
-        sig = signature(status, stage, etype, msg, frame, bids, reason)
+    for case_id, repo, status, stage, etype, msg, frame, bids, reason, flaky in rows:
+        sig = signature(status, stage, etype, msg, frame, bids, reason, flaky)
         if kind not in (None, "all") and sig.kind != kind:
             continue
         groups.setdefault(sig, []).append((case_id, repo, msg))
@@ -136,6 +138,7 @@ def cluster_cases(scope: Scope, cluster: Cluster, limit: int | None = None) -> l
         cur = scope.conn.execute(
             "select x.case_id, x.repo_id, x.status, x.stage, x.error_type, x.error_msg, x.error_frame, "
             "x.traceback, x.signal, x.exit_code, x.break_reasons, x.break_ids, "
+            f"{scope.col('flaky')} as flaky, {scope.col('rerun')} as rerun, "
             f"{scope.col('reason')} as reason, {scope.col('trace_path')} as trace_path, m.path, m.qualname, m.sha "
             f"from results x left join modules m on m.id = x.module_id "
             f"where x.run_id = ? and x.case_id in ({marks}) order by x.case_id", [scope.run_id, *chunk])

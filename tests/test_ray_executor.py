@@ -61,13 +61,32 @@ class Slow{i}(nn.Module):
 '''
 
 
+BLOCKS = '''
+import time
+import torch.nn as nn
+
+
+class Blocks(nn.Module):
+    """Its constructor sleeps for an hour: a crawl holding it cannot end before it is interrupted."""
+
+    def __init__(self):
+        super().__init__()
+        time.sleep(3600)
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.lin(x)
+'''
+
+
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     root = tmp_path_factory.mktemp("rayrepos")
     os.chmod(root, 0o755)
     fast = [make_repo(root, f"fast{r}", {"m.py": FAST.format(i=r)}) for r in range(3)]
     slow = [make_repo(root, f"slow{r}", {f"m{i}.py": SLOW.format(i=i) for i in range(4)}) for r in range(2)]
-    return {"fast": fast, "slow": slow}
+    blocks = make_repo(root, "blocks", {"b.py": BLOCKS})
+    return {"fast": fast, "slow": slow, "blocks": [blocks]}
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +194,13 @@ def test_a_node_without_working_bwrap_refuses_and_the_crawl_goes_on(cluster: Net
 
 def test_ctrl_c_stops_the_cluster_work_and_keeps_what_was_recorded(cluster: NetnsRayCluster, repos,
                                                                     tmp_path: Path) -> None:
+    """Deterministic: one case sleeps for an hour, so the crawl cannot end before the interrupt, and
+    the interrupt is sent only once the driver has recorded a result (its loop, and Python's SIGINT
+    handler, are in place). Ctrl-C may land anywhere in the driver's loop: in ray.wait, in a write,
+    in the progress update; each ends in KeyboardInterrupt, the CLI's exit 130."""
     db, work = tmp_path / "c.db", tmp_path / "w"
-    proc = cluster.popen(_crawl(db, work, repos["slow"], "--executor", "ray", "--ray-address", cluster.address),
+    proc = cluster.popen(_crawl(db, work, [*repos["blocks"], *repos["slow"]], "--executor", "ray",
+                                "--ray-address", cluster.address, "--timeout", "3000"),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while _count(db) < 1 and time.monotonic() < deadline and proc.poll() is None:
@@ -186,7 +210,8 @@ def test_ctrl_c_stops_the_cluster_work_and_keeps_what_was_recorded(cluster: Netn
     assert proc.wait(timeout=120) == 130
     assert "interrupted" in proc.stderr.read().decode()
     recorded = _rows(db)
-    assert 1 <= len(recorded) < 8 and len({r["case_id"] for r in recorded}) == len(recorded)
+    assert 1 <= len(recorded) < 9 and len({r["case_id"] for r in recorded}) == len(recorded)
+    assert not any(r["case_id"].endswith(":Blocks") for r in recorded)
     deadline = time.monotonic() + 60  # the nodes' sandboxed workers for this crawl go away
     while _processes_mentioning(str(work)) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -64,6 +64,12 @@ def test_a_passing_module_records_backward_graphs_and_speedup(crawled: tuple[Pat
     assert {"eager", "compile", "backward", "parity", "timing"} <= set(stages)
 
 
+def test_dropout_in_training_passes_under_identical_rng_and_stays_flagged(crawled: tuple[Path, dict, dict]) -> None:
+    row = _rows(crawled[0], "%-training")["DropsOut"]
+    assert (row["status"], row["rng_dependent"], row["nondeterministic"]) == ("pass", 1, 0)
+    assert row["max_abs_err"] is not None and row["max_abs_err"] <= 1e-3
+
+
 def test_a_wrong_backward_names_the_gradient_that_differs(crawled: tuple[Path, dict, dict]) -> None:
     row = _rows(crawled[0], "%-training")["WrongGradUnderCompile"]
     assert "gradient lin.weight.grad" in row["error_msg"] or "gradient lin.bias.grad" in row["error_msg"]
@@ -99,7 +105,7 @@ def test_report_shows_checks_side_by_side_and_where_the_time_goes(crawled: tuple
     data = json.loads(capsys.readouterr().out)
     checks = {c["check"]: c for c in data["checks"]}
     n = len(EXPECTED_TRAINING)
-    assert checks["inference"]["passed"] == n and checks["training"]["passed"] == 3
+    assert checks["inference"]["passed"] == n and checks["training"]["passed"] == 4
     assert data["training"]["backward_graphs"] == [{"graphs": "1", "count": 5}]  # all that compiled a backward
     assert main(["report", "--db", str(db), "--run", runs[0], "--format", "json"]) == 0
     shares = json.loads(capsys.readouterr().out)["time_shares"]["pass"]

@@ -107,6 +107,8 @@ def run(c: Case) -> None:
     variants = derive_sizes(c.spec["inputs"], c.req.get("found_by") or c.result.get("found_by"))
     steps.compile(c)
     counted_graphs(c)
+    if steps.nondeterministic(c):
+        return
     steps.parity(c)
     records: list[dict[str, Any]] = []
     c.result.update(sizes=records, recompiles=0, recompile_reasons=[])
@@ -118,6 +120,7 @@ def run(c: Case) -> None:
         for label, inputs in variants:
             rec: dict[str, Any] = {"size": label, "shapes": [t["shape"] for t in _tensors(inputs)]}
             records.append(rec)
+            c.checkpoint()
             args, kwargs = specs.materialize_call(inputs, specs.make_generator(c.spec.get("seed", 0)))
             args, kwargs = move(args, c.device), move(kwargs, c.device)
             try:
@@ -140,6 +143,7 @@ def run(c: Case) -> None:
             p = _parity(c, want, got, args, kwargs)
             rec.update(parity=p.ok, max_abs_err=p.max_abs_err)
             accepted.append((rec, args, kwargs, want))
+            c.checkpoint()  # a case killed at a later size keeps the sizes tried
     c.result.update(sizes_tried=len(accepted), sizes_rejected=len(records) - len(accepted))
     with c.timed("dynamic_true"):
         c.result["dynamic_true"] = _dynamic_true(c, accepted)
@@ -147,9 +151,6 @@ def run(c: Case) -> None:
         raise CaseEnded(S.INPUTS_NOT_FOUND, Stage.DYNAMIC, ValueError(
             f"eager accepts no other input size ({', '.join(r['size'] for r in records) or 'none derivable'})"),
             reason="no_other_size", sizes=records)
-    if c.result.get("nondeterministic") or c.result.get("rng_dependent"):
-        c.result["status"] = S.EAGER_NONDETERMINISTIC.value
-        return
     bad = next((rec for rec, *_ in accepted if not rec["parity"]), None)
     if bad is not None:
         raise CaseEnded(S.PARITY_FAILED, Stage.DYNAMIC, AssertionError(

@@ -48,7 +48,8 @@ def is_oom(exc: BaseException) -> bool:
     return any(t in str(exc) for t in OOM_TEXT)
 
 
-def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None, reraise: bool = False) -> dict[str, Any]:
+def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None, reraise: bool = False,
+             on_progress: Callable[[dict[str, Any]], None] = lambda r: None) -> dict[str, Any]:
     """Run one request (see capture/workers/worker.py for its fields).
 
     Never raises in the worker. With reraise=True (repro scripts) a step that
@@ -57,7 +58,7 @@ def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None, reraise: b
     """
     result: dict[str, Any] = {"stubs": req.get("stubs") or []}
     try:
-        _run(req, result, on_stage)
+        _run(req, result, on_stage, on_progress)
         result["status"] = result.get("status", S.PASS.value)
         result["stage"] = Stage.DONE.value
     except CaseEnded as ended:
@@ -77,9 +78,10 @@ def run_case(req: dict[str, Any], on_stage: StageFn = lambda s: None, reraise: b
     return result
 
 
-def _run(req: dict[str, Any], result: dict[str, Any], on_stage: StageFn) -> None:
+def _run(req: dict[str, Any], result: dict[str, Any], on_stage: StageFn,
+         on_progress: Callable[[dict[str, Any]], None]) -> None:
     torch_api.configure_for_validation()
-    c = Case(req, result, on_stage)
+    c = Case(req, result, on_stage, on_progress)
     FUNNELS[req.get("check") or "inference"](c)
 
 
@@ -93,6 +95,8 @@ def inference(c: Case) -> None:
         return
     steps.capture(c)
     steps.compile(c)
+    if steps.nondeterministic(c):
+        return
     steps.run(c)
     steps.parity(c)
     steps.timing(c)

@@ -68,6 +68,7 @@ class Case:
     req: dict[str, Any]
     result: dict[str, Any]
     on_stage: StageFn = lambda s: None
+    on_progress: Callable[[dict[str, Any]], None] = lambda r: None
     cls: type | None = None
     spec: dict[str, Any] | None = None
     module: torch.nn.Module | None = None
@@ -99,8 +100,15 @@ class Case:
         return bool(self.req.get("fullgraph"))
 
     def announce(self, stage: Stage) -> None:
+        """Enter a stage: the worker learns where the case is, and what it measured so far
+        (a case killed in this stage keeps that: capture/workers/worker.py)."""
+        self.checkpoint()
         self.result["_stage"] = stage.value
         self.on_stage(stage.value)
+
+    def checkpoint(self) -> None:
+        """Send the result so far (a dynamic run calls it after every size)."""
+        self.on_progress(self.result)
 
     @contextmanager
     def timed(self, name: str) -> Iterator[None]:
@@ -224,18 +232,8 @@ def capture(c: Case) -> None:
                         break_reasons=info.break_reasons, break_ids=info.break_ids,
                         op_count=info.op_count, ops_per_graph=info.ops_per_graph,
                         guard_count=info.guard_count, capture_s=round(info.capture_s, 4))
-        if info.graph_count == 0 and not info.skip_reasons:
-            # nothing skipped, nothing captured: the forward does no tensor operation (`return x`);
-            # not Dynamo's failure (db.status.Reason; reports count it apart)
-            c.result["reason"] = "no_tensor_ops"
-            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
-                "forward does no tensor operation: Dynamo has nothing to capture"))
         if info.graph_count == 0:
-            why = info.skip_reasons[0]
-            c.result.update(break_reasons=info.skip_reasons, break_ids=info.skip_ids)
-            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
-                f"Dynamo captured no graph; the frame ran eagerly: {why}"
-                + (f" [{info.skip_ids[0]}]" if info.skip_ids and info.skip_ids[0] else "")))
+            no_graph(c, info.skip_reasons, info.skip_ids)
         if c.fullgraph and info.graph_break_count:
             raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE,
                             RuntimeError(f"fullgraph=True but {info.graph_break_count} graph break(s): "
@@ -294,6 +292,24 @@ def compile(c: Case) -> None:  # noqa: A001 - the stage's name
                                                                     ("mixed" if hits else "none"))
 
 
+def no_graph(c: Case, skip_reasons: list[str], skip_ids: list[str]) -> None:
+    """Dynamo captured no graph: the one verdict every check reaches the same way.
+
+    Nothing skipped and nothing captured means the forward does no tensor
+    operation (`return x`, a dropout in eval mode): not Dynamo's failure
+    (reason no_tensor_ops; db.status counts it apart). Otherwise Dynamo
+    skipped the frame, and says why.
+    """
+    if not skip_reasons:
+        c.result["reason"] = "no_tensor_ops"
+        raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
+            "forward does no tensor operation: Dynamo has nothing to capture"))
+    c.result.update(break_reasons=skip_reasons, break_ids=skip_ids)
+    raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
+        f"Dynamo captured no graph; the frame ran eagerly: {skip_reasons[0]}"
+        + (f" [{skip_ids[0]}]" if skip_ids and skip_ids[0] else "")))
+
+
 def counted_graphs(c: Case) -> None:
     """Graphs and breaks of the compile just made, from torch's counters (no extra trace).
 
@@ -304,10 +320,7 @@ def counted_graphs(c: Case) -> None:
     c.result.update(graph_count=stats["graph_count"], graph_break_count=max(0, stats["graph_count"] - 1),
                     break_reasons=stats["break_reasons"], break_ids=stats["break_ids"])
     if stats["graph_count"] == 0:
-        c.result.update(break_reasons=stats["skip_reasons"], break_ids=stats["skip_ids"])
-        why = stats["skip_reasons"][0] if stats["skip_reasons"] else "forward has no operation Dynamo could trace"
-        raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, CaptureSkipped(
-            f"Dynamo captured no graph; the frame ran eagerly: {why}"))
+        no_graph(c, stats["skip_reasons"], stats["skip_ids"])
 
 
 def run(c: Case) -> None:
@@ -342,10 +355,25 @@ def timing(c: Case) -> None:
     c.result.update(compiled_ms=compiled_ms, speedup=eager_ms / compiled_ms if compiled_ms > 0 else None)
 
 
+def nondeterministic(c: Case) -> bool:
+    """Eager gives another output for the same seed: no comparison can judge the compiled side.
+
+    Asked right after the compile (so a compiler failure is still found); the
+    case then ends eager_nondeterministic without parity or timing, the
+    cheapest point that keeps it honest. An output that changes only with the
+    seed (rng_dependent: dropout, sampling) is not this: the RNG is identical on
+    both sides (the same seeds, Inductor's fallback_random), so parity judges
+    it and the flag stays on the result.
+    """
+    if c.result.get("nondeterministic"):
+        c.result["status"] = S.EAGER_NONDETERMINISTIC.value
+        return True
+    return False
+
+
 def verdict(c: Case) -> None:
     """The last word: nondeterministic eager is never a pass; then parity decides."""
-    if c.result.get("nondeterministic") or c.result.get("rng_dependent"):
-        c.result["status"] = S.EAGER_NONDETERMINISTIC.value
+    if nondeterministic(c):
         return
     p = c.parity
     if p is not None and not p.ok:

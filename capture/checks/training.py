@@ -14,7 +14,10 @@ and buffers. Statuses, and the step that decides each:
   compiled backward fails (or only the grad-mode compile)   compile_failed / run_failed, stage backward
   outputs or loss differ                                    parity_failed, stage parity
   a gradient or buffer differs                              parity_failed, stage backward
-  eager depends on the RNG or is nondeterministic           eager_nondeterministic (never a pass)
+  eager differs for the same seed (nondeterministic)        eager_nondeterministic (never a pass),
+                                                            decided after the compiled step, no parity
+  eager depends on the RNG (dropout)                        parity decides, under identical RNG on both
+                                                            sides (same seeds, fallback_random); flagged
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import torch
 from backend import parity as parity_mod
 from backend.timing import interleaved_ms
 from capture import torch_api
+from capture.checks import steps
 from capture.checks.steps import Case, CaseEnded, counted_graphs, is_compile_error
 from db.status import CaseStatus as S, Stage
 
@@ -106,6 +110,8 @@ def run(c: Case) -> None:
     compiled_model = copy.deepcopy(fresh)
     compiled = _compile_forward(c, compiled_model)
     results, out_c = _compiled_backward(c, compiled, compiled_model, fresh)
+    if steps.nondeterministic(c):   # same seed, other gradients: nothing can judge the compiled side
+        return
 
     c.announce(Stage.PARITY)
     with c.timed("parity"):
@@ -122,9 +128,8 @@ def run(c: Case) -> None:
             raise CaseEnded(S.RUN_FAILED, Stage.BACKWARD, exc) from None
     c.result.update(eager_ms=eager_ms, compiled_ms=compiled_ms,
                     speedup=eager_ms / compiled_ms if compiled_ms > 0 else None)
-    if c.result["nondeterministic"] or c.result["rng_dependent"]:
-        c.result["status"] = S.EAGER_NONDETERMINISTIC.value
-        return
+    # rng_dependent (dropout): both sides drew the same numbers (same seeds, fallback_random), so
+    # parity is the verdict and the flag stays on the result
     if where is not None:
         part, stage = where
         raise CaseEnded(S.PARITY_FAILED, stage, AssertionError(

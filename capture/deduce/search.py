@@ -41,6 +41,10 @@ __all__ = ["DeduceFailed", "Deduced", "deduce", "construct", "is_input_error", "
            "ConfigProxy", "value_to_spec", "guess_int", "guess_value", "first_layer", "candidates_from_layer"]
 from capture.deduce.specs import const
 
+# Deduction's budget is CPU seconds of this process: on a busy machine the same search
+# makes the same tries and finds the same case (a wall-clock budget found fewer).
+_clock = time.process_time
+
 MAX_FIX_DEPTH = 6
 MAX_SOFT_RETRIES = 4
 
@@ -237,7 +241,7 @@ def _instances(cls: type, name: str, annotation: Any) -> list[dict[str, Any]]:
     for klass in instance_classes(cls, name, annotation):
         _nesting[0] += 1
         try:
-            _, final, _, _ = deduce_init(klass, 0, time.monotonic() + 3.0, 8)
+            _, final, _, _ = deduce_init(klass, 0, _clock() + 3.0, 8)
         except Exception:  # noqa: BLE001 - a candidate that does not build is skipped
             continue
         finally:
@@ -521,7 +525,7 @@ def deduce_init(cls: type, seed: int, deadline: float, max_tries: int,
     tries = 0
     last: BaseException | None = None
     scale_variants: list[tuple[int, tuple[int, ...]]] = [(64, (0, 1, 3)), (64, (0, 1)), (8, (0, 1)), (16, (0, 1))]
-    while tries < max_tries and time.monotonic() < deadline:
+    while tries < max_tries and _clock() < deadline:
         tries += 1
         init: dict[str, Any] = {"args": [], "kwargs": copy.deepcopy(state.kwargs)}
         if state.globals:
@@ -702,7 +706,7 @@ def deduce_inputs(module: nn.Module, seed: int, deadline: float, max_tries: int,
     soft: tuple[dict[str, Any], list[str]] | None = None
     soft_left = MAX_SOFT_RETRIES
     seen: set[str] = set()
-    while queue and tries < max_tries and time.monotonic() < deadline:
+    while queue and tries < max_tries and _clock() < deadline:
         attempt = queue.popleft()
         key = repr(attempt.inputs)
         if key in seen:
@@ -754,7 +758,7 @@ def enrich_optional(module: nn.Module, inputs: dict[str, Any], seed: int, deadli
     for p in sig.parameters.values():
         if p.default is not None or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             continue
-        if not (MASK_NAMES.search(p.name) or LENGTH_NAMES.search(p.name)) or time.monotonic() > deadline:
+        if not (MASK_NAMES.search(p.name) or LENGTH_NAMES.search(p.name)) or _clock() > deadline:
             continue
         ctx = context_for(module, {})
         ctx.primary = primary
@@ -783,14 +787,14 @@ def deduce(cls: type, *, seed: int = 0, mode: str = "eval", budget_s: float = 60
     width an odd split cannot halve), it is rebuilt once with all sizes 32 and
     searched again, budget permitting.
     """
-    deadline = time.monotonic() + budget_s
+    deadline = _clock() + budget_s
     tries = 0
     failure: DeduceFailed | None = None
     variants: list[Any] = [None, (32, (0, 1))]
     while variants:
         prescale = variants.pop(0)
         left = max_tries - tries
-        if left <= 2 or time.monotonic() > deadline:
+        if left <= 2 or _clock() > deadline:
             break
         try:
             module, init_spec, found_by, n = deduce_init(cls, seed, deadline, left, prescale)

@@ -70,7 +70,7 @@ class Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return _worker_died(request, "worker was not running")
-        line = self._readline(float(request.get("timeout_s") or 600) + 60)
+        line = self._readline(reply_timeout_s(request))
         if line is None:
             self.kill()
             return _worker_died(request, "worker stopped answering")
@@ -102,6 +102,14 @@ class Worker:
         except subprocess.TimeoutExpired:
             pass
         self.kill()
+
+
+def reply_timeout_s(request: dict[str, Any]) -> float:
+    """How long to wait for a worker's reply: its wall backstop, twice when a failure may be
+    confirmed by a rerun (capture/workers/confirm.py), plus a margin."""
+    from capture.workers.worker import wall_limit_s
+    runs = 2 if request.get("confirm", True) else 1
+    return runs * wall_limit_s(request) + 60
 
 
 def _worker_died(request: dict[str, Any], why: str) -> dict[str, Any]:

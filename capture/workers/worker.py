@@ -10,10 +10,24 @@ segfaults cannot affect the next case. The child calls setpgrp() so that a
 timeout kills everything it started; its stdout/stderr go through a pipe of
 which only the tail is kept, so an output flood cannot fill the disk.
 
+Budgets are CPU seconds, not wall seconds: a busy machine slows a case's
+compile but does not make it burn more CPU, so a verdict must not depend on
+the load. The worker reads the CPU of the case's whole process tree (the
+child and what it started: gcc) from /proc and kills the group when it passes
+`timeout_s`; a wall-clock limit (`wall_timeout_s`, default 4x) is kept only as
+a backstop for a case that sleeps or blocks. The child reports what it has
+measured as each stage begins, so a case killed at compile keeps its capture
+figures and stage seconds.
+
+A compiler failure is confirmed before it is recorded (`confirm`): the case
+runs once more in a fresh child (fresh Dynamo state); a rerun that passes or
+fails differently makes the case `flaky`, both outcomes kept (capture/workers/confirm.py).
+
 Request fields: case_id, checkout, path, qualname, spec (or null), stubs,
 device, backend, fullgraph, dynamic, compile_mode, seed, mode, tol,
-deduce_budget_s, timeout_s, mem_mb, cpu_s, max_procs, max_file_mb,
-max_output_mb, scratch (a directory for this case).
+deduce_budget_s, timeout_s (CPU seconds), wall_timeout_s, mem_mb, cpu_s
+(RLIMIT_CPU per process), max_procs, max_file_mb, max_output_mb, confirm,
+scratch (a directory for this case).
 Reply: {"case_id", "result": {...}, "wall_s"}.
 """
 from __future__ import annotations
@@ -26,6 +40,8 @@ import signal
 import sys
 import time
 from typing import Any
+
+from capture.workers import confirm
 
 OUTPUT_TAIL = 16_000
 
@@ -83,12 +99,17 @@ def _child(req: dict[str, Any], event_w: int, out_w: int, proto_fds: list[int]) 
             events.write(json.dumps({"stage": stage}) + "\n")
             events.flush()
 
+        def on_progress(result: dict[str, Any]) -> None:
+            """What was measured so far: kept by the worker if this child is killed."""
+            events.write(json.dumps({"progress": result}, default=_jsonable) + "\n")
+            events.flush()
+
         from capture import torch_api
         from capture.workers import traces
         if req.get("trace", True):
             torch_api.start_structured_trace(*traces.paths(scratch))
         from capture.checks.funnels import run_case
-        result = run_case(req, on_stage)
+        result = run_case(req, on_stage, on_progress=on_progress)
         if req.get("trace", True):
             torch_api.stop_structured_trace()
         events.write(json.dumps({"result": result}, default=_jsonable) + "\n")
@@ -162,6 +183,36 @@ def _empty_private_tmp() -> None:
             pass
 
 
+def tree_cpu_s(pgid: int) -> float:
+    """CPU seconds of a process group: each member's own time plus its waited-for children's.
+
+    Read from /proc, so it needs nothing from the case; a member that exits
+    between listing and reading is simply missed (its parent's cutime gets it
+    once reaped).
+    """
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ... utime(11) stime cutime cstime
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / _CLK_TCK
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def wall_limit_s(req: dict[str, Any]) -> float:
+    """The wall-clock backstop: for a case that sleeps or blocks, never a verdict on speed."""
+    cpu = float(req.get("timeout_s") or 600)
+    return float(req.get("wall_timeout_s") or 4 * cpu)
+
+
 def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     """Fork a child for one case and turn whatever it does into a result."""
     event_r, event_w = os.pipe()
@@ -174,12 +225,13 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
         _child(req, event_w, out_w, proto_fds)
     os.close(event_w)
     os.close(out_w)
-    timeout = float(req.get("timeout_s") or 600)
+    cpu_budget = float(req.get("timeout_s") or 600)
+    wall_limit = wall_limit_s(req)
     max_output = int(float(req.get("max_output_mb") or 50) * 1024 * 1024)
-    deadline = start + timeout
+    deadline = start + wall_limit
     budgets = stage_budgets(req)
-    stage, result, fatal = "import", None, None
-    stage_since = start
+    stage, result, fatal, progress = "import", None, None, None
+    stage_since, stage_cpu_since, cpu = start, 0.0, 0.0
     budget_hit: tuple[str, float] | None = None
     output, out_bytes, buf = bytearray(), 0, b""
     killed_for: str | None = None
@@ -187,13 +239,18 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     while open_fds:
         now = time.monotonic()
         left = deadline - now
+        cpu = max(cpu, tree_cpu_s(pid))
         if left <= 0:
-            killed_for = "timeout"
+            killed_for = "wall"
             break
-        if stage in budgets and now - stage_since > budgets[stage]:
+        if cpu > cpu_budget:
+            killed_for = "cpu"
+            break
+        if stage in budgets and (cpu - stage_cpu_since > budgets[stage]
+                                 or now - stage_since > WALL_FACTOR_STAGE * budgets[stage]):
             killed_for, budget_hit = "budget", (stage, budgets[stage])
             break
-        ready, _, _ = select.select(list(open_fds), [], [], min(left, 1.0))
+        ready, _, _ = select.select(list(open_fds), [], [], min(left, POLL_S))
         for fd in ready:
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -214,14 +271,17 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
                     except ValueError:
                         continue
                     if msg.get("stage", stage) != stage:
-                        stage, stage_since = msg["stage"], time.monotonic()
+                        stage, stage_since, stage_cpu_since = msg["stage"], time.monotonic(), tree_cpu_s(pid)
                     result = msg.get("result", result)
+                    progress = msg.get("progress", progress)
                     fatal = msg.get("fatal", fatal)
         if killed_for:
             break
     if killed_for:
+        cpu = max(cpu, tree_cpu_s(pid))
         _kill_group(pid)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
+    cpu = max(cpu, usage.ru_utime + usage.ru_stime)   # the child and every descendant it waited for
     _kill_group(pid)
     _reap_strays(os.getpid())
     _empty_private_tmp()
@@ -235,11 +295,29 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     if result is not None and not killed_for:
         result["wall_s"] = round(wall, 3)
     else:
-        result = _abnormal(status, stage, killed_for, fatal, tail, wall, timeout, max_output, budget_hit)
+        result = _abnormal(status, stage, killed_for, fatal, tail, wall, cpu_budget, wall_limit, max_output,
+                           budget_hit)
+        _keep_progress(result, progress, stage, time.monotonic() - stage_since)
+    result["case_cpu_s"] = round(cpu, 3)
     from capture.workers import traces
     if req.get("scratch"):
         traces.collect(req["scratch"], result)   # what the child wrote, even if it was killed
     return result
+
+
+POLL_S = 0.5
+WALL_FACTOR_STAGE = 2.0  # deduction's wall backstop, as a multiple of its CPU budget
+
+
+def _keep_progress(result: dict[str, Any], progress: dict[str, Any] | None, stage: str, in_stage_s: float) -> None:
+    """A killed, crashed or OOM case keeps what its child had measured before (capture figures,
+    stage seconds, the sizes a dynamic run had tried), plus the seconds of the stage it died in."""
+    for key, value in (progress or {}).items():
+        if key not in result and key not in ("status", "stage", "_stage") and not key.startswith("error_"):
+            result[key] = value
+    spent = dict(result.get("stage_s") or {})
+    spent[stage] = round(spent.get(stage, 0.0) + in_stage_s, 4)
+    result["stage_s"] = spent
 
 
 def stage_budgets(req: dict[str, Any]) -> dict[str, float]:
@@ -257,16 +335,20 @@ def stage_budgets(req: dict[str, Any]) -> dict[str, float]:
 
 
 def _abnormal(status: int, stage: str, killed_for: str | None, fatal: str | None, tail: str,
-              wall: float, timeout: float, max_output: int,
+              wall: float, cpu_budget: float, wall_limit: float, max_output: int,
               budget_hit: tuple[str, float] | None = None) -> dict[str, Any]:
     res: dict[str, Any] = {"stage": stage, "wall_s": round(wall, 3), "traceback": tail[-8000:] or None}
     if killed_for == "budget" and budget_hit:
         res.update(status="timeout", error_type="Timeout", reason="deduce_budget",
                    error_msg=f"stage {budget_hit[0]} (finding args and inputs) ran past its budget of "
-                             f"{budget_hit[1]:g} s (--deduce-budget); process group killed")
-    elif killed_for == "timeout":
-        res.update(status="timeout", error_type="Timeout",
-                   error_msg=f"no result after {timeout:g} s (in stage {stage}); process group killed")
+                             f"{budget_hit[1]:g} CPU s (--deduce-budget); process group killed")
+    elif killed_for == "cpu":
+        res.update(status="timeout", error_type="Timeout", reason="cpu_budget",
+                   error_msg=f"used its {cpu_budget:g} s of CPU (--timeout) in stage {stage}; process group killed")
+    elif killed_for == "wall":
+        res.update(status="timeout", error_type="Timeout", reason="wall_backstop",
+                   error_msg=f"no result after {wall_limit:g} s of wall clock (in stage {stage}) while under its "
+                             f"CPU budget: it sleeps or blocks; process group killed")
     elif killed_for == "output":
         res.update(status="crash", error_type="OutputLimitExceeded",
                    error_msg=f"case wrote more than {max_output // (1024 * 1024)} MB to stdout/stderr; killed")
@@ -314,7 +396,10 @@ def main() -> None:
         if not line.strip():
             continue
         req = json.loads(line)
-        result = run_one(req, [proto_in.fileno(), proto_out.fileno()])
+        fds = [proto_in.fileno(), proto_out.fileno()]
+        result = run_one(req, fds)
+        if confirm.needs_confirmation(req, result):
+            result = confirm.confirm(req, result, lambda again: run_one(again, fds))
         proto_out.write(json.dumps({"case_id": req.get("case_id"), "result": result}, default=_jsonable) + "\n")
 
 

@@ -41,9 +41,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="run the compiled module on inputs of new sizes (recompiles, parity); run name -dynamic")
     run.add_argument("--workers", type=int, help="parallel workers (default: one per core, or per GPU; "
                                                  "with --executor ray: per node)")
-    run.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per case (default 300)")
+    run.add_argument("--timeout", type=float, default=300.0,
+                     help="CPU seconds per case, of its whole process tree (gcc included): a busy machine does "
+                          "not change a verdict (default 300)")
+    run.add_argument("--wall-timeout", type=float, default=None,
+                     help="wall-clock backstop per case, for one that sleeps or blocks (default 4 x --timeout)")
+    run.add_argument("--no-confirm", dest="confirm", action="store_false",
+                     help="record a compiler failure without rerunning it once in a fresh process "
+                          "(by default a failure the rerun does not repeat is recorded flaky)")
     run.add_argument("--mem-mb", type=int, default=6144, help="address-space limit per case, MB (default 6144)")
-    run.add_argument("--deduce-budget", type=float, default=60.0, help="seconds to find args/inputs per module")
+    run.add_argument("--deduce-budget", type=float, default=60.0, help="CPU seconds to find args/inputs per module")
     run.add_argument("--max-cases", type=int, help="stop submitting after N cases (a quick look)")
     run.add_argument("--workdir", type=Path, default=Path("workdir"), help="checkouts and caches (default ./workdir)")
     run.add_argument("--min-free-mb", type=float, default=1024.0,
@@ -101,7 +108,8 @@ def run_command(args: argparse.Namespace) -> int:
         db_path=Path(args.db), workdir=args.workdir, clone_base=args.clone_base.rstrip("/"),
         run_name=args.run_name, device=args.device, backend=args.backend, compile_mode=args.compile_mode,
         fullgraph=args.fullgraph, dynamic=None if args.dynamic is None else args.dynamic == "true",
-        workers=args.workers, timeout_s=args.timeout, mem_mb=args.mem_mb, deduce_budget_s=args.deduce_budget,
+        workers=args.workers, timeout_s=args.timeout, wall_timeout_s=args.wall_timeout, confirm=args.confirm,
+        mem_mb=args.mem_mb, deduce_budget_s=args.deduce_budget,
         unsafe_no_sandbox=args.unsafe_no_sandbox, delete_checkouts=args.delete_checkouts,
         max_cases=args.max_cases, max_repo_mb=args.max_repo_kb / 1024, min_free_mb=args.min_free_mb,
         check=args.check or "inference", executor=args.executor, ray_address=args.ray_address)

@@ -31,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", dest="fmt", choices=["table", "markdown", "csv", "json"], default="table")
     p.add_argument("--limit", type=int, default=30, help="clusters shown (default 30; 0 = all)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
-    p.add_argument("--kind", choices=["compiler", "harness", "all"], default="all",
-                   help="compiler: capture/compile/run/parity (and timeout/crash/oom there); harness: "
+    p.add_argument("--kind", choices=["compiler", "flaky", "harness", "all"], default="all",
+                   help="compiler: capture/compile/run/parity (and timeout/crash/oom there), confirmed by a "
+                        "rerun; flaky: such a failure the rerun did not repeat; harness: "
                         "import/init/inputs/eager; all (default): both, compiler failures first")
     p.add_argument("--status", action="append", default=[], metavar="STATUS",
                    help="only these statuses (repeatable or comma-separated), e.g. compile_failed,timeout")
