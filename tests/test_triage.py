@@ -148,7 +148,7 @@ def test_triage_kind_status_stage_filters(report_db, capsys):
     harness = ids("--kind", "harness")
     assert harness["failures"] == 4 and ("crash", "import") in {(c["status"], c["stage"]) for c in harness["clusters"]}
     both = ids()
-    assert both["by_kind"] == {"compiler": 5, "harness": 4}
+    assert both["by_kind"] == {"compiler": 5, "flaky": 0, "harness": 4}
     assert [c["kind"] for c in both["clusters"]][:4] == ["compiler"] * 4
     only = ids("--status", "compile_failed,timeout")
     assert {c["status"] for c in only["clusters"]} == {"compile_failed", "timeout"} and only["failures"] == 3

@@ -74,6 +74,14 @@ def test_triage_lists_confirmed_compiler_failures_then_flaky_ones(verdicts: Path
     assert {s["kind"]: s["count"] for s in data["failure_split"]}["flaky"] == 1
 
 
+def test_nondeterministic_eager_ends_after_the_compile_without_parity_or_timing(verdicts: Path) -> None:
+    row = _rows(verdicts, "%-eager")["ChangesEveryCall"]
+    assert (row["status"], row["nondeterministic"]) == ("eager_nondeterministic", 1)
+    assert row["compile_s"] is not None and row["graph_count"] >= 1      # the compiler still ran
+    assert row["max_abs_err"] is None and row["speedup"] is None        # no verdict on numbers, no timing
+    assert "timing" not in json.loads(row["stage_s"])
+
+
 def test_no_tensor_operation_gets_the_same_verdict_from_every_check(verdicts: Path) -> None:
     """The one step that judges "Dynamo captured nothing" serves every check: never the compiler's."""
     got = {run.rsplit("-", 1)[-1]: (r["status"], r["reason"]) for run in _runs(verdicts)

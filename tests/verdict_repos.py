@@ -49,6 +49,19 @@ class WrongEveryTime(nn.Module):
         return y
 
 
+class ChangesEveryCall(nn.Module):
+    """Eager gives another output for the same seed: nothing can judge the compiled side."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.lin(x) * self.calls
+
+
 class ReturnsInput(nn.Module):
     """A forward with no tensor operation at all: nothing for Dynamo to capture."""
 
