@@ -144,6 +144,34 @@ def compile_cache_hits() -> tuple[int, int]:
     return int(c.get("fxgraph_cache_hit", 0)), int(c.get("fxgraph_cache_miss", 0))
 
 
+# torch's compile-time metrics (torch._dynamo.utils.compilation_time_metrics: seconds per timed
+# function, a list per call) that split a compile into its layers. Each phase is the named
+# function's time less the nested one below it, so the phases add up to the compile.
+_PHASE_TOTALS = {"dynamo": ("_compile.compile_inner", "OutputGraph.call_user_compiler"),
+                 "aot_autograd": ("create_aot_dispatcher_function", "compile_fx_inner"),
+                 "inductor": ("compile_fx_inner", "compile_file"),
+                 "cxx_build": ("compile_file", None)}
+
+
+def compile_metrics_snapshot() -> dict[str, float]:
+    """Seconds torch has recorded per timed compile function so far in this process."""
+    from torch._dynamo.utils import compilation_time_metrics
+    return {k: float(sum(v)) for k, v in compilation_time_metrics.items()}
+
+
+def compile_phases(before: dict[str, float]) -> dict[str, float]:
+    """Where a compile's time went since `before`, by layer: Dynamo's trace (bytecode to FX, guards),
+    AOTAutograd (functionalization, joint graph, partitioning), Inductor (lowering, scheduling,
+    codegen) and the C++ build (gcc); a cache hit shows as Inductor time without a build."""
+    now = compile_metrics_snapshot()
+    spent = {k: now.get(k, 0.0) - before.get(k, 0.0) for k in now}
+    out = {}
+    for phase, (outer, inner) in _PHASE_TOTALS.items():
+        value = spent.get(outer, 0.0) - (spent.get(inner, 0.0) if inner else 0.0)
+        out[phase] = round(max(0.0, value), 4)
+    return out
+
+
 def innermost_torch_frame(tb: Any) -> str | None:
     """file:line of the deepest traceback frame inside torch (where it broke)."""
     import traceback

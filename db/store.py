@@ -81,6 +81,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "hook_overhead_ci_us": float, "hook_samples": int,
         "node_id": str, "node_host": str,  # issue 9
         "case_cpu_s": float, "flaky": int, "rerun": str, "rerun_s": float,  # issue 16: CPU budgets, confirmation
+        "compile_phases": str,  # issue 18: the compile's seconds by layer (torch's compile-time metrics)
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,

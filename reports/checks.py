@@ -57,6 +57,35 @@ def time_shares(scope: Scope) -> dict[str, Any]:
     return out
 
 
+COMPILE_PHASES = ("dynamo", "aot_autograd", "inductor", "cxx_build")
+
+
+def compile_phases(scope: Scope) -> dict[str, Any] | None:
+    """Where compile time goes across the run, by torch's own compile-time metrics
+    (results.compile_phases): seconds per layer, split by Inductor cache hit and miss."""
+    if scope.col("compile_phases") == "null":
+        return None
+    out: dict[str, Any] = {}
+    for cache, phases, compile_s in _rows(scope, "x.compile_cache, x.compile_phases, x.compile_s"):
+        try:
+            split = json.loads(phases) if phases else None
+        except ValueError:
+            split = None
+        if not split or compile_s is None:
+            continue
+        key = cache if cache in ("hit", "miss") else "other"
+        acc = out.setdefault(key, {"cases": 0, "compile_s": 0.0, **{p: 0.0 for p in COMPILE_PHASES}})
+        acc["cases"] += 1
+        acc["compile_s"] += float(compile_s)
+        for p in COMPILE_PHASES:
+            acc[p] += float(split.get(p) or 0.0)
+    for acc in out.values():
+        acc["rest"] = max(0.0, acc["compile_s"] - sum(acc[p] for p in COMPILE_PHASES))  # first-call run, glue
+        for k in ("compile_s", "rest", *COMPILE_PHASES):
+            acc[k] = round(acc[k], 3)
+    return out or None
+
+
 def base_run(run_id: str) -> str:
     for suffix in CHECK_SUFFIXES.values():
         if run_id.endswith(suffix):

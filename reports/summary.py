@@ -43,6 +43,7 @@ class Report:
     recompiles: dict[str, Any] | None = None
     training: dict[str, Any] | None = None
     confirmation: dict[str, Any] | None = None
+    compile_phases: dict[str, Any] | None = None
 
     @property
     def total(self) -> int:
@@ -73,6 +74,7 @@ class Report:
             "projects": self.projects,
             "time_shares": self.time_shares, "checks": self.checks,
             "recompiles": self.recompiles, "training": self.training, "confirmation": self.confirmation,
+            "compile_phases": self.compile_phases,
         }
 
 
@@ -104,5 +106,5 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
         projects=projects.project_rows(scope) if with_projects else [],
         time_shares=checks.time_shares(scope), checks=checks.check_rates(scope),
         recompiles=checks.recompiles(scope, top), training=checks.training(scope),
-        confirmation=flaky.confirmation(scope, top),
+        confirmation=flaky.confirmation(scope, top), compile_phases=checks.compile_phases(scope),
     )

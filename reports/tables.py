@@ -187,6 +187,17 @@ def check_tables(data: dict[str, Any]) -> list[Table]:
             numeric=range(1, 5), caption=f"{shares['all']['cases']:,} cases, {num(shares['all']['wall_s'])} s; "
                                          f"{shares['pass']['cases']:,} passing, {num(shares['pass']['wall_s'])} s; "
                                          "other = fork, sandbox and transfer, outside any stage"))
+    phases = data.get("compile_phases")
+    if phases:
+        cols = ["dynamo", "aot_autograd", "inductor", "cxx_build", "rest"]
+        out.append(_table("Where compile time goes (torch's compile-time metrics), by Inductor cache state",
+                          ["cache", "cases", "compile s", *cols], [
+            [cache, num(p["cases"]), num(p["compile_s"]),
+             *[f"{num(p[c])} ({pct(100 * p[c] / p['compile_s']) if p['compile_s'] else '—'})" for c in cols]]
+            for cache, p in sorted(phases.items())], numeric=range(1, 8),
+            caption="dynamo: bytecode to FX graph and guards; aot_autograd: functionalization, joint graph, "
+                    "partition; inductor: lowering, scheduling, codegen; cxx_build: gcc; rest: the first "
+                    "compiled call's own run and glue"))
     rc = data.get("recompiles")
     if rc:
         out.append(_table("Dynamic shapes: recompiles per case (automatic dynamism)", ["recompiles", "cases"],

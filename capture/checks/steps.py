@@ -274,6 +274,7 @@ def compile(c: Case) -> None:  # noqa: A001 - the stage's name
     c.announce(Stage.COMPILE)
     with c.timed("compile"):
         torch_api.reset()
+        metrics_before = torch_api.compile_metrics_snapshot()   # after the reset: it may clear them
         c.compiled = torch.compile(c.module, backend=c.req.get("backend", "inductor"), fullgraph=c.fullgraph,
                                    dynamic=c.req.get("dynamic"), mode=c.req.get("compile_mode") or None)
         start, cpu_start = time.perf_counter(), process_cpu_s()
@@ -287,6 +288,7 @@ def compile(c: Case) -> None:  # noqa: A001 - the stage's name
         c.result["compile_s"] = round(time.perf_counter() - start, 4)
         # CPU seconds (this process + its waited-for children: gcc) hardly move with machine load
         c.result["compile_cpu_s"] = round(process_cpu_s() - cpu_start, 4)
+        c.result["compile_phases"] = torch_api.compile_phases(metrics_before)   # torch's own split
     hits, misses = torch_api.compile_cache_hits()
     c.result["compile_cache"] = "hit" if hits and not misses else ("miss" if misses and not hits else
                                                                     ("mixed" if hits else "none"))

@@ -41,7 +41,7 @@ import sys
 import time
 from typing import Any
 
-from capture.workers import confirm
+from capture.workers import confirm, warm
 
 OUTPUT_TAIL = 16_000
 
@@ -397,7 +397,12 @@ def main() -> None:
             continue
         req = json.loads(line)
         fds = [proto_in.fileno(), proto_out.fileno()]
+        compiles = req.get("warm", True) and not req.get("stop_after") and req.get("check") != "eager"
+        warmed = warm.warm(req.get("backend") or "inductor", req.get("device") or "cpu") if compiles else {}
+        at_fork = warm.threads()
         result = run_one(req, fds)
+        result["worker"] = {"warm_cpu_s": warmed.get("cpu_s"), "threads_before_warm": warmed.get("threads_before"),
+                            "threads_at_fork": at_fork, "warm_error": warmed.get("error")}
         if confirm.needs_confirmation(req, result):
             result = confirm.confirm(req, result, lambda again: run_one(again, fds))
         proto_out.write(json.dumps({"case_id": req.get("case_id"), "result": result}, default=_jsonable) + "\n")
