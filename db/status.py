@@ -34,6 +34,10 @@ class CaseStatus(str, Enum):
     RUN_FAILED = "run_failed"
     PARITY_FAILED = "parity_failed"
     PASS = "pass"
+    # `crawl --check eager`: eager ran (twice, deterministic), nothing else was checked. Not a
+    # compile pass: it counts where the funnel counts "ran in eager", and a later inference run
+    # over the same database replays the spec it found.
+    RUNNABLE = "runnable"
     # Any stage can end in one of these; the stage column says where.
     TIMEOUT = "timeout"
     CRASH = "crash"
@@ -44,7 +48,7 @@ class CaseStatus(str, Enum):
 RAN_IN_EAGER = frozenset({
     CaseStatus.EAGER_NONDETERMINISTIC, CaseStatus.CAPTURE_FAILED,
     CaseStatus.COMPILE_FAILED, CaseStatus.RUN_FAILED,
-    CaseStatus.PARITY_FAILED, CaseStatus.PASS,
+    CaseStatus.PARITY_FAILED, CaseStatus.PASS, CaseStatus.RUNNABLE,
 })
 
 FUNNEL_ORDER = [s.value for s in CaseStatus]
@@ -114,12 +118,13 @@ NOT_COMPILER_REASONS = frozenset({Reason.NO_TENSOR_OPS.value})
 def failure_kind(status: str, stage: str | None, reason: str | None = None) -> str | None:
     """'compiler', 'harness', or None for a pass: the one place this is decided.
 
+    runnable (an eager-only check) is no failure either.
     eager_nondeterministic is the project's (its eager output is not
     reproducible), so it counts as harness; a capture_failed whose reason is
     no_tensor_ops is harness too (nothing to capture). A timeout, crash or oom
     is the compiler's when it happened at capture or later.
     """
-    if status == CaseStatus.PASS.value:
+    if status in (CaseStatus.PASS.value, CaseStatus.RUNNABLE.value):
         return None
     if reason in NOT_COMPILER_REASONS:
         return FailureKind.HARNESS.value
