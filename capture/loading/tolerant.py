@@ -35,6 +35,14 @@ def skippable(stmt: ast.stmt) -> bool:
     return not isinstance(stmt, _NEVER_SKIPPED) and not any(isinstance(n, ast.Raise) for n in ast.walk(stmt))
 
 
+_RESOURCE_TEXT = ("can't allocate memory", "out of memory", "std::bad_alloc", "Cannot allocate memory")
+
+
+def resource_error(exc: BaseException) -> bool:
+    """The machine, not the statement, failed (an allocation): that is the case's oom, never a skip."""
+    return isinstance(exc, MemoryError) or any(t in str(exc) for t in _RESOURCE_TEXT)
+
+
 def mark(checkout: Path, file: str | Path, line: int) -> str:
     return f"{PREFIX}{Path(file).resolve().relative_to(checkout)}:{line}"
 
@@ -62,6 +70,8 @@ def statement_at(file: str, line: int) -> ast.stmt | None:
 def failing_statement(exc: BaseException, checkout: Path) -> tuple[str, int] | None:
     """(file, first line) of the top-level statement whose run raised `exc`, where it may be skipped:
     the innermost module-level frame of a repo file, in a statement that is no import or definition."""
+    if resource_error(exc):
+        return None
     root = str(Path(checkout).resolve()) + "/"
     found = None
     tb = exc.__traceback__
@@ -101,7 +111,7 @@ class TolerantLoader(importlib.machinery.SourceFileLoader):
             try:
                 exec(code, module.__dict__)  # noqa: S102 - crawled code, inside the sandbox only
             except (Exception, SystemExit) as exc:
-                if not skippable(stmt) or isinstance(exc, ImportError):
+                if not skippable(stmt) or isinstance(exc, ImportError) or resource_error(exc):
                     raise
                 self.record(self.path, stmt.lineno)
 
