@@ -28,11 +28,22 @@ from typing import Any
 from capture.loading import known_packages, repo_paths
 
 
+_HERE = str(Path(__file__).resolve().parent) + "/"
+
+
 def _initializing(origin: str) -> bool:
-    for module in list(sys.modules.values()):
-        spec = getattr(module, "__spec__", None)
-        if spec is not None and getattr(spec, "origin", None) == origin and getattr(spec, "_initializing", False):
-            return True
+    """Whether the file at `origin` is the one importing this name right now (the nearest frame
+    outside importlib and this package): `from decorator import decorator` inside decorator.py.
+    Another file importing it under a second name is ordinary Python and left alone."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith(("<frozen", _HERE)):
+            try:
+                return str(Path(name).resolve()) == origin
+            except (OSError, ValueError):
+                return False
+        frame = frame.f_back
     return False
 
 
