@@ -35,6 +35,10 @@ class CaseStatus(str, Enum):
     RUN_FAILED = "run_failed"
     PARITY_FAILED = "parity_failed"
     PASS = "pass"
+    # `crawl --check eager`: eager ran (twice, deterministic), nothing else was checked. Not a
+    # compile pass: it counts where the funnel counts "ran in eager", and a later inference run
+    # over the same database replays the spec it found.
+    RUNNABLE = "runnable"
     # Any stage can end in one of these; the stage column says where.
     TIMEOUT = "timeout"
     CRASH = "crash"
@@ -45,7 +49,7 @@ class CaseStatus(str, Enum):
 RAN_IN_EAGER = frozenset({
     CaseStatus.EAGER_NONDETERMINISTIC, CaseStatus.CAPTURE_FAILED,
     CaseStatus.COMPILE_FAILED, CaseStatus.RUN_FAILED,
-    CaseStatus.PARITY_FAILED, CaseStatus.PASS,
+    CaseStatus.PARITY_FAILED, CaseStatus.PASS, CaseStatus.RUNNABLE,
 })
 
 FUNNEL_ORDER = [s.value for s in CaseStatus]
@@ -118,6 +122,7 @@ NOT_COMPILER_REASONS = frozenset({Reason.NO_TENSOR_OPS.value})
 def failure_kind(status: str, stage: str | None, reason: str | None = None, flaky: Any = None) -> str | None:
     """'compiler', 'harness', 'flaky', or None for a pass: the one place this is decided.
 
+    runnable (an eager-only check) is no failure either.
     eager_nondeterministic is the project's (its eager output is not
     reproducible), so it counts as harness; a capture_failed whose reason is
     no_tensor_ops is harness too (nothing to capture). A timeout, crash or oom
@@ -125,7 +130,7 @@ def failure_kind(status: str, stage: str | None, reason: str | None = None, flak
     whose confirming rerun passed or failed differently (`flaky`, results.flaky)
     is flaky, not the compiler's.
     """
-    if status == CaseStatus.PASS.value:
+    if status in (CaseStatus.PASS.value, CaseStatus.RUNNABLE.value):
         return None
     if reason in NOT_COMPILER_REASONS:
         return FailureKind.HARNESS.value

@@ -75,8 +75,9 @@ def case_funnel(scope: Scope) -> list[FunnelRow]:
         counts[key] = counts.get(key, 0) + g.n
     total = sum(counts.values())
     known = {s: i for i, s in enumerate(FUNNEL_ORDER)}
-    # Every normal status gets a row, zero or not; timeout/crash/oom only at stages that happened.
-    keys = set(counts) | {(s, None, None) for s in FUNNEL_ORDER if s not in _ABNORMAL}
+    # Every normal status gets a row, zero or not; timeout/crash/oom only at stages that happened,
+    # runnable (an eager-only check's verdict) only in the runs that have it.
+    keys = set(counts) | {(s, None, None) for s in FUNNEL_ORDER if s not in _ABNORMAL and s != "runnable"}
     keys_sorted = sorted(keys, key=lambda k: (known.get(k[0], len(known)), k[0],
                                               _STAGE_ORDER.get(k[1] or "", len(_STAGE_ORDER)), k[1] or "",
                                               k[2] or ""))

@@ -171,10 +171,11 @@ def check_tables(data: dict[str, Any]) -> list[Table]:
     """Checks side by side, where the time goes, recompiles and training (reports/checks.py)."""
     out = []
     if len(data.get("checks") or []) > 1:
-        out.append(_table("Checks: inference, training, dynamic shapes", ["check", "run", "cases", "runnable", "pass",
+        out.append(_table("Checks: inference, training, dynamic shapes, eager only", ["check", "run", "cases", "runnable", "pass",
                                                                           "pass % of runnable", "pass % of all"], [
-            [c["check"], c["run"], num(c["cases"]), num(c["runnable"]), num(c["passed"]), pct(c["pct_of_runnable"]),
-             pct(c["pct_of_all"])] for c in data["checks"]], numeric=range(2, 7)))
+            [c["check"], c["run"], num(c["cases"]), num(c["runnable"]),
+             "eager only" if c["passed"] is None else num(c["passed"]),
+             pct(c["pct_of_runnable"]), pct(c["pct_of_all"])] for c in data["checks"]], numeric=range(2, 7)))
     shares = data.get("time_shares") or {}
     if shares.get("all", {}).get("cases"):
         names = [s["stage"] for s in shares["all"]["stages"]]

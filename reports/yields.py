@@ -102,7 +102,9 @@ def runnable_stubs(scope: Scope, limit: int | None = 15) -> dict[str, Any]:
     groups = Counter((r.stubs, r.repo_id, True) for r in ran if r.stubs)
     stubs = [{k: r[k] for k in ("package", "cases", "projects")} for r in _per_item(groups, limit, "package")]
     no_stub = sum(1 for r in ran if not r.stubs)
-    return {"runnable": len(ran), "no_stub": no_stub,
+    # top-level statements the loader skipped (capture/loading/tolerant.py), counted as stubs are
+    skipped = sum(1 for r in ran if r.stubs and '"skipped:' in r.stubs)
+    return {"runnable": len(ran), "no_stub": no_stub, "with_skipped_statements": skipped,
             "no_stub_pct": round(100.0 * no_stub / len(ran), 2) if ran else None, "stubs": stubs}
 
 

@@ -100,3 +100,20 @@ def test_a_missing_name_of_a_repo_module_is_stubbed_and_recorded(tmp_path: Path,
 ])
 def test_reason_classes(result: dict, expected: str | None) -> None:
     assert reasons.classify(result) == expected
+
+
+def test_a_known_distribution_or_the_importer_itself_is_never_the_repo_s_source_root(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "shadow", {"utils/decorator.py": "from decorator import decorator\n",
+                                           "op/torch/onnx.py": "", "op/torch/export.py": "import onnx\n",
+                                           "lib/resnet.py": "", "nets/main.py": "import resnet\n"})
+    importer = repo / "utils" / "decorator.py"
+    assert repo_paths.source_root(repo, "decorator", importer) is None
+    assert repo_paths.source_root(repo, "onnx", repo / "op" / "torch" / "export.py") is None
+    assert repo_paths.source_root(repo, "resnet", repo / "nets" / "main.py") == (repo / "lib").resolve()
+
+
+def test_a_package_file_gets_the_dotted_name_its_relative_imports_need(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "pkgname", {"a/b/__init__.py": "", "a/b/net.py": "from .layers import x\n",
+                                            "ns/deep/mod.py": "from ..up import y\n"})
+    assert repo_paths.package_name(repo, repo / "a" / "b" / "net.py") == ("b.net", (repo / "a").resolve())
+    assert repo_paths.package_name(repo, repo / "ns" / "deep" / "mod.py") == ("ns.deep.mod", repo.resolve())

@@ -8,6 +8,8 @@ status when its check fails. The funnels compose them:
              -> parity -> timing -> verdict
   training:  load -> build -> training.run (capture/checks/training.py: fwd + loss + bwd)
   dynamic:   load -> build -> eager -> dynamic.run (capture/checks/dynamic.py)
+  eager:     load -> build -> eager -> runnable (`crawl --check eager`: which modules run,
+             before any compile time is spent; its specs replay into the full checks)
 
 Where a status is decided: in the step that raises it (steps.py lists every
 step's statuses in its raises); `run_case` turns the ending into plain data.
@@ -91,7 +93,7 @@ def inference(c: Case) -> None:
     steps.build(c)
     steps.eager(c)
     if c.req.get("stop_after") == "eager":
-        c.result["status"] = "runnable"  # yield benchmarks only; never stored as a run result
+        c.result["status"] = S.RUNNABLE.value  # the yield benchmark's hook (scripts/yield_bench.py)
         return
     steps.capture(c)
     steps.compile(c)
@@ -118,4 +120,14 @@ def _dynamic(c: Case) -> None:
     dynamic.run(c)
 
 
-FUNNELS: dict[str, Callable[[Case], None]] = {"inference": inference, "training": _training, "dynamic": _dynamic}
+def _eager(c: Case) -> None:
+    """Eager only: the status says the module runs, never that it compiles."""
+    steps.load(c)
+    steps.build(c)
+    steps.eager(c)
+    # another output for the same seed; a seed-dependent one (dropout) is runnable, flagged
+    c.result["status"] = (S.EAGER_NONDETERMINISTIC if c.result.get("nondeterministic") else S.RUNNABLE).value
+
+
+FUNNELS: dict[str, Callable[[Case], None]] = {"inference": inference, "training": _training, "dynamic": _dynamic,
+                                              "eager": _eager}

@@ -33,7 +33,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from capture.loading import repo_paths, stub_torch, stub_versions
+from capture.loading import known_packages, repo_paths, shadowing, stub_torch, stub_versions, tolerant, torch_compat
 
 # torch itself and our own packages are never stubbed. torchvision/torchaudio/
 # torchtext are when missing: a file that imports torchvision for one transform
@@ -258,16 +258,51 @@ def _forget(prefixes: set[str], before: set[str], checkout: Path, keep: set[str]
             sys.modules.pop(name, None)
 
 
+_LOADING_DIR = str(Path(__file__).resolve().parent) + "/"  # this package's frames (the guard) are not the importer's
 CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from (?:partially initialized module )?'([\w.]+)'"
                            r"(?:.*\((/[^()]*)\))?")
 
 
 def _importer(exc: BaseException, checkout: Path) -> Path | None:
     """The crawled file whose import statement raised (the frame just outside importlib)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(("<frozen", _LOADING_DIR))]
     if frames and frames[-1].filename.startswith(str(checkout)):
         return Path(frames[-1].filename)
     return None
+
+
+def _module_frame(exc: BaseException, checkout: Path) -> tuple[str, str] | None:
+    """(file, module name) of the innermost module-level frame of a repo file in exc's traceback."""
+    root = str(checkout) + "/"
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "<module>" and code.co_filename.startswith(root):
+            found = (code.co_filename, str(tb.tb_frame.f_globals.get("__name__", "")))
+        tb = tb.tb_next
+    return found
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """`net` (or `models.net`) imported top-level is the module `pkg.models.net`, one object under both names."""
+
+    def __init__(self, aliases: dict[str, str]) -> None:
+        self.aliases = aliases
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None):
+        top = fullname.split(".")[0]
+        if top in self.aliases:
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        top, _, rest = spec.name.partition(".")
+        return importlib.import_module(self.aliases[top] + ("." + rest if rest else ""))
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
 
 
 def _is_repo_module(name: str, checkout: Path) -> bool:
@@ -295,7 +330,15 @@ class _Attempts:
 
     def __init__(self, checkout: Path, stubs: list[str] | None) -> None:
         self.checkout = checkout
-        seeded = [s for s in (stubs or []) if " " not in s]
+        self.tolerant: dict[str, set[int]] = {}  # file -> lines of top-level statements to skip
+        self.skipped: set[str] = set()  # "skipped:<file>:<line>", recorded beside the stubs
+        self.aliases: dict[str, str] = {}  # a repo file's package imported top-level -> its real dotted name
+        self.case_name: tuple[str, Path] | None = None  # the case file's own dotted name, when found
+        for entry in stubs or []:
+            where = tolerant.parse_mark(checkout, entry)
+            if where is not None:
+                self.tolerant.setdefault(where[0], set()).add(where[1])
+        seeded = [s for s in (stubs or []) if " " not in s and not s.startswith(tolerant.PREFIX)]
         self.roots: set[str] = {s for s in seeded if "." not in s}
         self.exact: set[str] = {s for s in seeded if "." in s}
         self.names: set[str] = set()  # "M.X": names stubbed into a loaded module M
@@ -307,7 +350,47 @@ class _Attempts:
         self.paths: set[str] = set()
 
     def recorded(self) -> set[str]:
-        return self.roots | self.exact | self.names | {f"{n} (cpp_extension)" for n in self.built}
+        return self.roots | self.exact | self.names | self.skipped | {f"{n} (cpp_extension)" for n in self.built}
+
+    def record_skip(self, file: str, line: int) -> None:
+        self.skipped.add(tolerant.mark(self.checkout, file, line))
+
+    def fix_statement(self, exc: BaseException) -> bool:
+        """A top-level statement that is no import or definition failed: load its file without it."""
+        where = tolerant.failing_statement(exc, self.checkout)
+        if where is None or where[1] in self.tolerant.get(where[0], set()):
+            return False
+        self.tolerant.setdefault(where[0], set()).add(where[1])
+        return True
+
+    def fix_relative(self, exc: ImportError) -> bool:
+        """`from .x import y` in a repo file imported as a top-level module (a sibling imported by its
+        bare name, or the case file by path): import it as its package's member, `pkg.sub.mod`."""
+        if "attempted relative import" not in str(exc):
+            return False
+        found = _module_frame(exc, self.checkout)
+        if found is None:
+            return False
+        file, name = found
+        where = repo_paths.package_name(self.checkout, Path(file))
+        if where is None:
+            return False
+        dotted, base = where
+        if name.startswith("graphcrawl_case_"):
+            if self.case_name == (dotted, base):
+                return False
+            self.case_name = (dotted, base)
+        else:
+            have, want = name.split("."), dotted.split(".")
+            if len(want) <= len(have) or want[-len(have):] != have:
+                return False
+            alias, target = have[0], ".".join(want[: len(want) - len(have) + 1])
+            if self.aliases.get(alias) == target:
+                return False
+            self.aliases[alias] = target
+        if str(base) not in sys.path:
+            sys.path.insert(0, str(base))
+        return True
 
     def fix_extension_build(self, exc: BaseException) -> bool:
         """The repo compiles a C++/CUDA extension at import (cpp_extension.load): stub what it builds."""
@@ -396,6 +479,12 @@ class _Attempts:
             setattr(module, sub, found)
             self.keep.add(parent)
             return True
+        shimmed, value = torch_compat.value_for(parent, sub)
+        if shimmed:  # a name torch removed: what it was, recorded as a compat shim
+            setattr(module, sub, value)
+            self.keep.add(parent)
+            self.names.add(torch_compat.MARK.format(f"{parent}.{sub}"))
+            return True
         compat = getattr(collections.abc, sub, None) if parent == "collections" else None
         setattr(module, sub, compat if compat is not None else _make_stub_class(f"{parent}.{sub}"))
         self.keep.add(parent)
@@ -479,31 +568,43 @@ def load_class(checkout: Path, relpath: str, qualname: str,
     sys.meta_path.append(shims)  # after the real finders: only for what is not installed
     finder = _StubFinder(state.roots, state.exact, state.versions)
     sys.meta_path.append(finder)  # last: only what nothing else can find is stubbed
+    compat = torch_compat.CompatFinder()
+    sys.meta_path.insert(len(sys.meta_path) - 1, compat)  # torch APIs torch removed: before the stubs
+    own_top = _package_base(_dotted_name(relpath), checkout)[0].split(".")[0] or None
+    files = tolerant.TolerantFinder(state.tolerant, state.record_skip)
+    sys.meta_path[:0] = [shadowing.RepoGuard(checkout, own_top, finder), _AliasFinder(state.aliases), files]
     dotted = _dotted_name(relpath)
     before = set(sys.modules)
     module = None
     for _ in range(MAX_STUBS):
         saved = state.patch_builds()
         try:
-            module = _import_file(dotted, file, checkout)
+            module = _import_file(dotted, file, checkout, files, state.case_name)
             break
         except ModuleNotFoundError as exc:
             missing = (exc.name or "").split(".")[0]
             if state.fix_missing(exc, local):
                 _forget(local | state.roots | {e.split(".")[0] for e in state.exact}, before, checkout, state.keep)
                 continue
-            if not missing or missing in NEVER_STUB or missing in state.roots or missing in local \
-                    or repo_paths.source_root(checkout, missing, None) is not None:
+            repo_has = (missing in local and not known_packages.is_known(missing)) \
+                or repo_paths.source_root(checkout, missing, _importer(exc, checkout)) is not None
+            if not missing or missing in NEVER_STUB or missing in state.roots or repo_has:
                 raise LoadError(f"{type(exc).__name__}: {exc}", missing=exc.name or None, cause=exc) from exc
             state.roots.add(missing)
             _forget(local | state.roots, before, checkout, state.keep)
         except SystemExit as exc:
+            if state.fix_statement(exc):  # `args = parser.parse_args()` at top level: that statement skipped
+                _forget(local | state.roots | set(state.aliases), before, checkout, state.keep)
+                continue
             raise LoadError(f"module called sys.exit({exc.code!r}) during import", cause=exc) from exc
         except BaseException as exc:  # noqa: BLE001 - any import error is the case's status
             if (isinstance(exc, ImportError) and (state.fix_cannot_import(exc) or state.fix_missing_name(exc)
-                                                  or state.fix_broken_binary(exc) or state.fix_chained(exc, local))) \
-                    or (isinstance(exc, Exception) and (state.fix_version(exc) or state.fix_extension_build(exc))):
-                _forget(local | state.roots | {e.split(".")[0] for e in state.exact}, before, checkout, state.keep)
+                                                  or state.fix_broken_binary(exc) or state.fix_chained(exc, local)
+                                                  or state.fix_relative(exc))) \
+                    or (isinstance(exc, Exception) and (state.fix_version(exc) or state.fix_extension_build(exc))) \
+                    or state.fix_statement(exc):
+                _forget(local | state.roots | set(state.aliases) | {e.split(".")[0] for e in state.exact},
+                        before, checkout, state.keep)
                 continue
             raise LoadError(f"{type(exc).__name__}: {exc}", cause=exc) from exc
         finally:
@@ -519,7 +620,7 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             raise LoadError(f"{qualname} not found in {relpath} after import")
     if not isinstance(obj, type):
         raise LoadError(f"{qualname} in {relpath} is not a class")
-    recorded = sorted(state.recorded() | shims.used | set(torch_marks))
+    recorded = sorted(state.recorded() | shims.used | compat.marks() | set(torch_marks))
     stub_torch.record_into(recorded)  # later calls (in __init__, forward) mark the case's list
     return obj, recorded
 
@@ -537,7 +638,7 @@ def _package_base(dotted: str, checkout: Path) -> tuple[str, Path]:
     return ".".join(keep), base
 
 
-def _bind_top_package(top: str, base: Path) -> None:
+def _bind_top_package(top: str, base: Path, files: tolerant.TolerantFinder | None = None) -> None:
     """The case file's own top package comes from `base`, even where a folder on sys.path
     before it has a package of the same name (`seg/models/seg/` shadowing `seg/`)."""
     folder = base / top
@@ -545,7 +646,9 @@ def _bind_top_package(top: str, base: Path) -> None:
     if not folder.is_dir() or (have is not None and str(folder) in list(getattr(have, "__path__", []) or [])):
         return
     init = folder / "__init__.py"
-    if init.is_file():
+    if init.is_file() and files is not None and str(init.resolve()) in files.files:
+        spec = files.spec_for(top, str(init.resolve()), [str(folder)])
+    elif init.is_file():
         spec = importlib.util.spec_from_file_location(top, init, submodule_search_locations=[str(folder)])
     else:
         spec = importlib.machinery.ModuleSpec(top, None, is_package=True)
@@ -562,13 +665,18 @@ def _bind_top_package(top: str, base: Path) -> None:
             raise
 
 
-def _import_file(dotted: str, file: Path, checkout: Path) -> types.ModuleType:
-    """Import as a package member when possible (relative imports work), else by path."""
-    dotted, base = _package_base(_dotted_name(str(file.relative_to(checkout))), checkout)
+def _import_file(dotted: str, file: Path, checkout: Path, files: tolerant.TolerantFinder | None = None,
+                 name_in_package: tuple[str, Path] | None = None) -> types.ModuleType:
+    """Import as a package member when possible (relative imports work), else by path.
+
+    `name_in_package`: (dotted name, folder above its package root), found when the file's
+    relative imports failed under the name from the checkout root (repo_paths.package_name).
+    """
+    dotted, base = name_in_package or _package_base(_dotted_name(str(file.relative_to(checkout))), checkout)
     if base != checkout and "." in dotted and str(base) not in sys.path:
         sys.path.insert(0, str(base))
     if dotted and all(part.isidentifier() for part in dotted.split(".")):
-        _bind_top_package(dotted.split(".")[0], base)
+        _bind_top_package(dotted.split(".")[0], base, files)
         try:
             module = importlib.import_module(dotted)
             if Path(getattr(module, "__file__", "") or "").resolve() == file.resolve():
@@ -579,7 +687,10 @@ def _import_file(dotted: str, file: Path, checkout: Path) -> types.ModuleType:
             else:
                 raise
     name = "graphcrawl_case_" + "".join(c if c.isalnum() else "_" for c in str(file.relative_to(checkout)))
-    spec = importlib.util.spec_from_file_location(name, file)
+    if files is not None and str(file.resolve()) in files.files:
+        spec = files.spec_for(name, str(file.resolve()))
+    else:
+        spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise LoadError(f"cannot import {file}")
     module = importlib.util.module_from_spec(spec)

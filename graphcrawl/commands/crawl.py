@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--fullgraph", action="store_true", help="a graph break fails capture")
     run.add_argument("--dynamic", choices=["true", "false"], default=None, help="torch.compile dynamic=")
     check = run.add_mutually_exclusive_group()
+    check.add_argument("--check", dest="check", choices=["inference", "training", "dynamic", "eager"],
+                       help="what the run validates (default inference); eager: stop after eager, nothing "
+                            "compiled (which modules run, before spending compile time); run name -CHECK")
     check.add_argument("--training", dest="check", action="store_const", const="training",
                        help="validate forward + loss + backward (gradients) instead of inference; run name -training")
     check.add_argument("--dynamic-shapes", dest="check", action="store_const", const="dynamic",

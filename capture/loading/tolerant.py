@@ -1,0 +1,137 @@
+"""Load a file again without the top-level statements that fail, recording each one skipped.
+
+Why: one failing top-level statement kills every class of a file and of each
+file importing it: an assertion on the torch version (`assert major == 0 and
+minor >= 4`), `os.path.join(cfg.ROOT, ...)` with ROOT None, a read of a file
+the repo does not ship, `args = parser.parse_args()` meeting the worker's argv.
+When a plain import fails in such a statement (not an import, not a def or
+class), the loader marks that file tolerant (`failing_statement`) and imports
+again: `TolerantLoader` runs the file one top-level statement at a time, so
+imports, definitions and the assignments that work all happen; a statement
+that raises and is no import, definition or `raise` of its own is skipped, and so is each
+statement the case already recorded as skipped (a replay skips the same ones
+without running them). Each skip is recorded on the case as
+"skipped:<file>:<line>", beside its stubs. An import or definition that
+raises still fails the load: those are the import fixers' to handle.
+"""
+from __future__ import annotations
+
+import __future__
+import ast
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import types
+from pathlib import Path
+from typing import Any
+
+PREFIX = "skipped:"
+_NEVER_SKIPPED = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def skippable(stmt: ast.stmt) -> bool:
+    """No import or definition, and no `raise` of its own: a statement written to fail the import
+    (`raise RuntimeError("needs the dataset")`) is the author's verdict, never skipped."""
+    return not isinstance(stmt, _NEVER_SKIPPED) and not any(isinstance(n, ast.Raise) for n in ast.walk(stmt))
+
+
+_RESOURCE_TEXT = ("can't allocate memory", "out of memory", "std::bad_alloc", "Cannot allocate memory")
+
+
+def resource_error(exc: BaseException) -> bool:
+    """The machine, not the statement, failed (an allocation): that is the case's oom, never a skip."""
+    return isinstance(exc, MemoryError) or any(t in str(exc) for t in _RESOURCE_TEXT)
+
+
+def mark(checkout: Path, file: str | Path, line: int) -> str:
+    return f"{PREFIX}{Path(file).resolve().relative_to(checkout)}:{line}"
+
+
+def parse_mark(checkout: Path, entry: str) -> tuple[str, int] | None:
+    """(absolute file, line) of a recorded "skipped:<file>:<line>", or None for any other stub."""
+    if not entry.startswith(PREFIX):
+        return None
+    rel, _, line = entry[len(PREFIX):].rpartition(":")
+    return (str((checkout / rel).resolve()), int(line)) if rel and line.isdigit() else None
+
+
+def statement_at(file: str, line: int) -> ast.stmt | None:
+    """The top-level statement of `file` that holds `line`."""
+    try:
+        tree = ast.parse(Path(file).read_text(errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for stmt in tree.body:
+        if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            return stmt
+    return None
+
+
+def failing_statement(exc: BaseException, checkout: Path) -> tuple[str, int] | None:
+    """(file, first line) of the top-level statement whose run raised `exc`, where it may be skipped:
+    the innermost module-level frame of a repo file, in a statement that is no import or definition."""
+    if resource_error(exc):
+        return None
+    root = str(Path(checkout).resolve()) + "/"
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "<module>" and code.co_filename.startswith(root):
+            found = (code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    stmt = statement_at(*found)
+    if stmt is None or not skippable(stmt):
+        return None
+    return found[0], stmt.lineno
+
+
+class TolerantLoader(importlib.machinery.SourceFileLoader):
+    """Runs a source file statement by statement, skipping those in `skip` and those that fail."""
+
+    def __init__(self, fullname: str, path: str, skip: set[int], record: Any) -> None:
+        super().__init__(fullname, path)
+        self.skip, self.record = skip, record  # record(file, line): the loader's list of skips
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        source = Path(self.path).read_text(errors="replace")
+        tree = ast.parse(source, self.path)
+        flags = 0
+        for stmt in tree.body:
+            if stmt.lineno in self.skip:
+                self.record(self.path, stmt.lineno)
+                continue
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                for alias in stmt.names:
+                    feature = getattr(__future__, alias.name, None)
+                    flags |= getattr(feature, "compiler_flag", 0)
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), self.path, "exec", flags=flags, dont_inherit=True)
+            try:
+                exec(code, module.__dict__)  # noqa: S102 - crawled code, inside the sandbox only
+            except (Exception, SystemExit) as exc:
+                if not skippable(stmt) or isinstance(exc, ImportError) or resource_error(exc):
+                    raise
+                self.record(self.path, stmt.lineno)
+
+
+class TolerantFinder(importlib.abc.MetaPathFinder):
+    """Hands the files marked tolerant to TolerantLoader; every other file loads as usual."""
+
+    def __init__(self, files: dict[str, set[int]], record: Any) -> None:
+        self.files, self.record = files, record
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None):
+        if not self.files:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        origin = str(Path(spec.origin).resolve()) if spec is not None and spec.origin and spec.has_location else None
+        if origin not in self.files:
+            return None
+        return self.spec_for(fullname, origin, spec.submodule_search_locations)
+
+    def spec_for(self, fullname: str, origin: str, locations: Any = None) -> Any:
+        loader = TolerantLoader(fullname, origin, self.files[origin], self.record)
+        return importlib.util.spec_from_file_location(fullname, origin, loader=loader,
+                                                      submodule_search_locations=locations)
