@@ -8,6 +8,8 @@ status when its check fails. The funnels compose them:
              -> parity -> timing -> verdict
   training:  load -> build -> training.run (capture/checks/training.py: fwd + loss + bwd)
   dynamic:   load -> build -> eager -> dynamic.run (capture/checks/dynamic.py)
+  export:    load -> build -> eager -> export.run (capture/checks/export.py: non-strict and
+             strict export, run + parity, save/load, Dim.AUTO batch, AOTInductor)
 
 Where a status is decided: in the step that raises it (steps.py lists every
 step's statuses in its raises); `run_case` turns the ending into plain data.
@@ -114,4 +116,17 @@ def _dynamic(c: Case) -> None:
     dynamic.run(c)
 
 
-FUNNELS: dict[str, Callable[[Case], None]] = {"inference": inference, "training": _training, "dynamic": _dynamic}
+def _export(c: Case) -> None:
+    import copy
+
+    from capture.checks import export
+    steps.load(c)
+    steps.build(c)
+    # a train-mode module's buffers move with each eager run: export what was built
+    fresh = copy.deepcopy(c.module) if c.module is not None and c.module.training else None
+    steps.eager(c)
+    export.run(c, fresh)
+
+
+FUNNELS: dict[str, Callable[[Case], None]] = {"inference": inference, "training": _training, "dynamic": _dynamic,
+                                              "export": _export}

@@ -39,6 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="validate forward + loss + backward (gradients) instead of inference; run name -training")
     check.add_argument("--dynamic-shapes", dest="check", action="store_const", const="dynamic",
                        help="run the compiled module on inputs of new sizes (recompiles, parity); run name -dynamic")
+    check.add_argument("--export", dest="check", action="store_const", const="export",
+                       help="torch.export (non-strict and strict), save/load, a dynamic batch and AOTInductor "
+                            "instead of torch.compile; run name -export")
+    check.add_argument("--check", dest="check", choices=["inference", "training", "dynamic", "export"],
+                       help="the check by name (the flags above are its short forms)")
     run.add_argument("--workers", type=int, help="parallel workers (default: one per core, or per GPU; "
                                                  "with --executor ray: per node)")
     run.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per case (default 300)")
