@@ -94,6 +94,7 @@ class Signature:
     frame: str | None
     break_id: str | None
     reason: str | None = None      # results.reason, when the worker set one (e.g. no_tensor_ops)
+    export_class: str | None = None  # export runs: the failure class (data_dependent, no_fake_kernel, ...)
 
     @property
     def kind(self) -> str | None:
@@ -110,18 +111,20 @@ class Signature:
 
 def signature(status: str, stage: str | None, error_type: str | None, error_msg: str | None,
               error_frame: str | None, break_ids: str | list[str] | None,
-              reason: str | None = None) -> Signature:
+              reason: str | None = None, export_class: str | None = None) -> Signature:
     """The signature of one result row."""
     return Signature(status=status, stage=stage or None, error_type=error_type or None,
                      message=normalize_message(error_msg), frame=error_frame or None,
-                     break_id=first_break_id(break_ids), reason=reason or None)
+                     break_id=first_break_id(break_ids), reason=reason or None, export_class=export_class or None)
 
 
 def cluster_id(sig: Signature) -> str:
-    """8 hex digits of a SHA-1 over the signature's fields (stable, short); the reason
-    joins the key only when set, so ids of results without one never changed."""
+    """8 hex digits of a SHA-1 over the signature's fields (stable, short); the reason and
+    the export failure class join the key only when set, so ids of results without them never changed."""
     fields = [sig.status, sig.stage, sig.error_type, sig.message, sig.frame, sig.break_id]
     if sig.reason:
         fields.append(sig.reason)
+    if sig.export_class:
+        fields.append(f"export:{sig.export_class}")
     key = json.dumps(fields)
     return hashlib.sha1(key.encode()).hexdigest()[:8]

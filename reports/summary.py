@@ -42,6 +42,7 @@ class Report:
     checks: list[dict[str, Any]] = field(default_factory=list)
     recompiles: dict[str, Any] | None = None
     training: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
 
     @property
     def total(self) -> int:
@@ -71,7 +72,7 @@ class Report:
             "yield": self.yields,
             "projects": self.projects,
             "time_shares": self.time_shares, "checks": self.checks,
-            "recompiles": self.recompiles, "training": self.training,
+            "recompiles": self.recompiles, "training": self.training, "export": self.export,
         }
 
 
@@ -103,4 +104,5 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
         projects=projects.project_rows(scope) if with_projects else [],
         time_shares=checks.time_shares(scope), checks=checks.check_rates(scope),
         recompiles=checks.recompiles(scope, top), training=checks.training(scope),
+        export=checks.export_section(scope, top),
     )

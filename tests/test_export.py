@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,86 @@ def test_an_aoti_parity_failure_is_the_compilers_at_its_aoti_stage(export_db: tu
     assert steps["aoti"]["ok"] is False and steps["aoti"]["status"] == "parity_failed"
     assert failure_kind(row["status"], row["stage"], row["reason"]) == "compiler"
     assert row["max_abs_err"] < 1e-5 and steps["aoti"]["max_abs_err"] >= 0.9    # relu(x) + 1 where x > 0
+
+
+def test_report_shows_each_door_and_what_export_cannot(export_db: tuple[Path, Path, dict], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    db = export_db[0]
+    assert main(["report", "--db", str(db), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    doors = {c["check"]: (c["runnable"], c["passed"]) for c in data["checks"]}
+    assert doors["export non-strict"] == (7, 3) and doors["export strict"] == (7, 3)
+    assert doors["serialization"] == doors["export dynamic batch"] == (7, 3) and doors["AOTInductor"] == (7, 2)
+    assert doors["export (every step)"] == (7, 2) and doors["inference"][0] == 7
+    ex = data["export"]
+    assert ex["classes"]["nonstrict"] == [{"class": "data_dependent", "count": 2},
+                                          {"class": "no_fake_kernel", "count": 1}, {"class": "not_pytree", "count": 1}]
+    assert {"class": "unsupported_python", "count": 1} in ex["classes"]["strict"]
+    gap = ex["compile_vs_export"]
+    inference = {q: r["status"] for q, r in _rows(db, "%-eager").items()}
+    captured_not_exported = [q for q in ("BranchesOnData", "ItemAsSize", "CustomOpNoFake", "ReturnsABox")
+                             if inference[q] != "capture_failed"]
+    assert len(captured_not_exported) >= 2     # breaks are allowed in torch.compile
+    assert gap["runnable_in_both"] == 7 and gap["export_cannot"] == len(captured_not_exported)
+    assert gap["compile_captures"] == sum(s != "capture_failed" for s in inference.values())
+    assert ex["frames"][0]["frame"].startswith("torch/")
+    assert main(["report", "--db", str(db)]) == 0
+    text = capsys.readouterr().out
+    assert "Export: failure classes" in text and "torch.compile captures, export cannot" in text
+    page = tmp_path / "export.html"
+    assert main(["report", "--db", str(db), "--html", str(page)]) == 0
+    html = page.read_text()
+    assert 'id="export-funnel-chart-host"' in html and 'id="export-classes-chart-host"' in html
+
+
+def test_report_compare_works_between_export_runs(export_db: tuple[Path, Path, dict], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    """Two export runs as two torch versions would leave them: the second is the first's rows
+    under another run id, with ExportsFine now failing its AOTInductor step."""
+    import shutil
+    db = shutil.copy(export_db[0], tmp_path / "two.db")
+    conn = sqlite3.connect(db)
+    (run,) = [r for (r,) in conn.execute("select id from runs where id like '%-export'")]
+    other = run.replace("torch2.13.0+cpu", "torch9.9.9+cpu")
+    for table, key in (("runs", "id"), ("results", "run_id")):
+        cols = ",".join(f'"{c[1]}"' for c in conn.execute(f"pragma table_info({table})") if c[1] != key)
+        conn.execute(f"insert into {table} ({key}, {cols}) select ?, {cols} from {table} where {key} = ?", [other, run])
+    fine = _rows(Path(db))["ExportsFine"]["case_id"]
+    conn.execute("update results set status = 'compile_failed', stage = 'aoti', error_type = 'CppCompileError' "
+                 "where run_id = ? and case_id = ?", [other, fine])
+    conn.commit()
+    assert main(["report", "--db", str(db), "--compare", run, other, "--format", "json"]) == 1
+    cmp = json.loads(capsys.readouterr().out)
+    assert [c["case_id"] for c in cmp["newly_failing"]] == [fine] and cmp["newly_passing"] == []
+
+
+def test_triage_clusters_by_failure_class_and_shows_the_draft_report(export_db: tuple[Path, Path, dict],
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    db = export_db[0]
+    assert main(["triage", "--db", str(db), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["by_kind"] == {"compiler": 5, "harness": 0}
+    classes = sorted(c["export_class"] or "-" for c in data["clusters"])
+    assert classes == ["-", "data_dependent", "data_dependent", "no_fake_kernel", "not_pytree"]
+    branch = next(c for c in data["clusters"] if c["error_type"] == "GuardOnDataDependentSymNode"
+                  and "guard" in c["message"])
+    assert main(["triage", "--db", str(db), "show", branch["id"]]) == 0
+    shown = capsys.readouterr().out
+    assert "export  failure class data_dependent" in shown
+    assert "draft_export: 1 issue(s)" in shown and "DATA_DEPENDENT_ERROR" in shown and "y.sum() > 0" in shown
+
+
+def test_triage_repro_reproduces_an_export_failure(export_db: tuple[Path, Path, dict], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    db, repo, _ = export_db
+    case = _rows(db)["CustomOpNoFake"]["case_id"]
+    script = tmp_path / "repro_export.py"
+    assert main(["triage", "repro", case, "--db", str(db), "-o", str(script)]) == 0
+    capsys.readouterr()
+    proc = subprocess.run([sys.executable, str(script), str(repo), "--no-clone"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode != 0
+    assert "FAILED (capture_failed) at stage export" in proc.stderr and "REPRODUCED" in proc.stderr
 
 
 def test_an_export_that_hangs_ends_timeout_at_its_export_stage(tmp_path: Path, session_workdir: Path) -> None:
