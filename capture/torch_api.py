@@ -298,3 +298,153 @@ def stop_structured_trace() -> None:
     if handler is not None:
         handler.close()
     logging.shutdown()
+
+
+# -- torch.export and AOTInductor (capture/checks/export.py, issue 17) --------------------------
+
+# Why classes: "what share of models cannot be exported, and why" is answered by a handful of
+# causes torch itself distinguishes by exception type, structured field or the frame it raised
+# in; message text changes between releases, those change less.
+EXPORT_CLASSES = ("data_dependent", "unsupported_python", "no_fake_kernel", "constraint_violation",
+                  "not_pytree", "other")
+
+
+def export_program(module: torch.nn.Module, args: list[Any], kwargs: dict[str, Any], strict: bool,
+                   dynamic_shapes: Any = None) -> Any:
+    """torch.export.export of the module at these inputs (an ExportedProgram)."""
+    return torch.export.export(module, tuple(args), dict(kwargs), strict=strict, dynamic_shapes=dynamic_shapes)
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    out: list[BaseException] = []
+    while exc is not None and all(exc is not e for e in out):
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def torch_frames(exc: BaseException) -> list[str]:
+    """'path:function' of every traceback frame inside torch, outermost first, over the exception's chain."""
+    import traceback
+    frames: list[str] = []
+    for e in _chain(exc):
+        for f in traceback.extract_tb(e.__traceback__):
+            if "/torch/" in f.filename:
+                frames.append(f"{f.filename.split('/torch/', 1)[1]}:{f.name}")
+    return frames
+
+
+def export_failure_class(exc: BaseException, strict: bool) -> str:
+    """One of EXPORT_CLASSES for an export failure, from exception types, torch's structured
+    fields (Unsupported.gb_type, UserError.error_type) and the frames torch raised in."""
+    from torch._dynamo.exc import Unsupported, UserError, UserErrorType
+    from torch._subclasses.fake_tensor import (DataDependentOutputException, DynamicOutputShapeException,
+                                               UnsupportedOperatorException)
+    from torch.fx.experimental.symbolic_shapes import ConstraintViolationError, GuardOnDataDependentSymNode
+    chain = _chain(exc)
+    frames = torch_frames(exc)
+    if any(isinstance(e, UnsupportedOperatorException) for e in chain) or \
+            any(f.startswith("_library/") and f.endswith(":fake_impl") for f in frames) or \
+            any(isinstance(e, NotImplementedError) for e in chain) and \
+            any(f.startswith("_subclasses/fake_tensor.py:") for f in frames):
+        return "no_fake_kernel"
+    user_types = {getattr(e, "error_type", None) for e in chain if isinstance(e, UserError)}
+    if any(isinstance(e, (GuardOnDataDependentSymNode, DataDependentOutputException, DynamicOutputShapeException))
+           for e in chain) or UserErrorType.DYNAMIC_CONTROL_FLOW in user_types or \
+            any(isinstance(e, Unsupported) and "data-dependent" in str(getattr(e, "gb_type", "")).lower()
+                for e in chain):
+        return "data_dependent"
+    if any(isinstance(e, ConstraintViolationError) for e in chain) or \
+            user_types & {UserErrorType.CONSTRAINT_VIOLATION, UserErrorType.DYNAMIC_DIM}:
+        return "constraint_violation"
+    if user_types & {UserErrorType.INVALID_INPUT, UserErrorType.INVALID_OUTPUT} or \
+            any(f.startswith("utils/_pytree.py:") for f in frames[-3:]) or \
+            frames and frames[-1] == "_functorch/_aot_autograd/utils.py:flat_fn" or \
+            any(isinstance(e, AssertionError) for e in chain) and frames and \
+            frames[-1] == "_dynamo/output_graph.py:compile_subgraph":
+        return "not_pytree"   # inputs or outputs torch.export cannot flatten (no registered pytree)
+    if strict and any(isinstance(e, Unsupported) for e in chain):
+        return "unsupported_python"   # Dynamo cannot trace it as one graph: a graph break is fatal here
+    return "other"
+
+
+def draft_export_report(module: torch.nn.Module, args: list[Any], kwargs: dict[str, Any],
+                        limit: int = 20) -> dict[str, Any]:
+    """torch.export.draft_export's report: each issue torch found, compact (type, what, where).
+
+    draft_export traces through data-dependent guards and missing fake kernels, so it
+    lists every issue where export stops at the first; it may still fail itself.
+    """
+    import os
+    try:
+        ep = torch.export.draft_export(module, tuple(args), dict(kwargs))
+    except Exception as exc:  # noqa: BLE001 - its own failure is part of the report
+        return {"ok": False, "error": first_line(f"{type(exc).__name__}: {exc}")[:300], "failures": []}
+    report = getattr(ep, "_report")
+    names = dict(getattr(report, "str_to_filename", {}) or {})
+    try:   # with torch's structured trace on (as in a crawl's worker) filenames are interned there
+        from torch._logging.structured import INTERN_TABLE
+        names.update({v: k for k, v in INTERN_TABLE.items() if v not in names})
+    except (ImportError, AttributeError):
+        pass
+    failures = []
+    for f in list(report.failures)[:limit]:
+        data = f.data if isinstance(f.data, dict) else {}
+        user = [fr for fr in data.get("user_stack") or [] if isinstance(fr, dict)
+                and "/torch/" not in str(names.get(fr.get("filename"), fr.get("filename")))]
+        where = user[-1] if user else {}
+        path = str(names.get(where.get("filename"), where.get("filename") or ""))
+        failures.append({
+            "type": getattr(f.failure_type, "name", str(f.failure_type)),
+            "what": str(data.get("expr") or data.get("op") or "")[:200],
+            "where": f"{os.path.basename(path)}:{where.get('line')} {where.get('name')}: {where.get('loc', '')}"[:300]
+            if where else "",
+            "text": " ".join(f.print(names).split())[:400],
+        })
+    return {"ok": True, "failures": failures, "count": len(report.failures)}
+
+
+def batch_dynamic_shapes(module: torch.nn.Module, args: list[Any], kwargs: dict[str, Any],
+                         new_args: list[Any], new_kwargs: dict[str, Any]) -> tuple[Any, list[tuple[int, int]]]:
+    """dynamic_shapes for export with Dim.AUTO on every dimension that differs between the stored
+    inputs and the same inputs at another size; and the (input index, dim) pairs marked."""
+    from torch.export import Dim, ShapesCollection
+    from torch.utils._pytree import tree_leaves
+    old, new = tree_leaves((list(args), dict(kwargs))), tree_leaves((list(new_args), dict(new_kwargs)))
+    sc = ShapesCollection()
+    marked: list[tuple[int, int]] = []
+    for i, (a, b) in enumerate(zip(old, new)):
+        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dim() == b.dim():
+            dims = [d for d in range(a.dim()) if a.shape[d] != b.shape[d]]
+            if dims:
+                sc[a] = {d: Dim.AUTO for d in dims}
+                marked.append((i, dims[0]))
+    return (sc.dynamic_shapes(module, tuple(args), dict(kwargs)) if marked else None), marked
+
+
+def symbolic_input_dims(ep: Any) -> list[list[bool]]:
+    """Per user input tensor of an ExportedProgram: which dimensions stayed symbolic (dynamic)."""
+    user = set(ep.graph_signature.user_inputs)
+    out = []
+    for node in ep.graph.nodes:
+        if node.op == "placeholder" and node.name in user and isinstance(node.meta.get("val"), torch.Tensor):
+            out.append([not isinstance(d, int) for d in node.meta["val"].shape])
+    return out
+
+
+def save_program(ep: Any, path: str) -> None:
+    torch.export.save(ep, path)
+
+
+def load_program(path: str) -> Any:
+    return torch.export.load(path)
+
+
+def aoti_compile(ep: Any, path: str) -> str:
+    """AOTInductor: compile the exported program into a .pt2 package (C++/OpenMP on CPU,
+    Triton on CUDA: the device of the program's tensors decides)."""
+    return torch._inductor.aoti_compile_and_package(ep, package_path=path)
+
+
+def aoti_load(path: str) -> Any:
+    return torch._inductor.aoti_load_package(path)

@@ -48,7 +48,7 @@ class CrawlConfig:
     min_free_mb: float = 1024.0
     max_cases: int | None = None
     only_repo_ids: list[str] | None = None
-    check: str = "inference"  # inference | training | dynamic | eager (capture/checks/funnels.py FUNNELS)
+    check: str = "inference"  # inference | training | dynamic | eager | export (capture/checks/funnels.py FUNNELS)
     executor: str = "local"  # local | ray (crawler/executors)
     ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
 
@@ -63,7 +63,7 @@ def default_run_name(cfg: CrawlConfig, torch_version: str) -> str:
     if cfg.dynamic is not None:
         name += "-dynamic-true" if cfg.dynamic else "-static"
     if cfg.check != "inference":
-        name += f"-{cfg.check}"  # -training, -dynamic, -eager: the same cases, another check
+        name += f"-{cfg.check}"  # -training, -dynamic, -eager, -export: the same cases, another check
     return name
 
 

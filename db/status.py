@@ -67,12 +67,15 @@ class Stage(str, Enum):
     RUN = "run"
     PARITY = "parity"
     BACKWARD = "backward"  # training runs: the loss's backward, eager or compiled, and gradient parity
-    DYNAMIC = "dynamic"  # dynamic-shape runs: the compiled module on inputs of new sizes
+    DYNAMIC = "dynamic"  # dynamic-shape runs: the compiled module on inputs of new sizes; export runs: Dim.AUTO batch
+    EXPORT = "export"  # export runs: torch.export.export (non-strict), and the exported program's run and parity
+    SERIALIZE = "serialize"  # export runs: torch.export.save / load, and the loaded program's run and parity
+    AOTI = "aoti"  # export runs: AOTInductor's compile of the exported program, its package load, run and parity
     DONE = "done"
 
 # Stages after which a module is known to have run in eager.
 POST_EAGER_STAGES = frozenset({Stage.CAPTURE, Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.BACKWARD,
-                               Stage.DYNAMIC, Stage.DONE})
+                               Stage.DYNAMIC, Stage.EXPORT, Stage.SERIALIZE, Stage.AOTI, Stage.DONE})
 ABNORMAL = frozenset({CaseStatus.TIMEOUT, CaseStatus.CRASH, CaseStatus.OOM})
 
 
@@ -104,7 +107,10 @@ HARNESS_STATUSES = frozenset({CaseStatus.IMPORT_FAILED, CaseStatus.INIT_FAILED,
                               CaseStatus.INPUTS_NOT_FOUND, CaseStatus.EAGER_FAILED,
                               CaseStatus.EAGER_NONDETERMINISTIC})
 # A timeout/crash/oom in one of these stages happened under the compiler.
-COMPILER_STAGES = frozenset({Stage.CAPTURE, Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.DONE})
+# Export runs' stages are torch.export's and AOTInductor's: a module that is not one graph fails
+# there as the compiler's failure, told apart from torch.compile's by its stage.
+COMPILER_STAGES = frozenset({Stage.CAPTURE, Stage.COMPILE, Stage.RUN, Stage.PARITY, Stage.DYNAMIC, Stage.EXPORT,
+                             Stage.SERIALIZE, Stage.AOTI, Stage.DONE})
 
 
 class Reason(str, Enum):
@@ -126,7 +132,8 @@ def failure_kind(status: str, stage: str | None, reason: str | None = None, flak
     eager_nondeterministic is the project's (its eager output is not
     reproducible), so it counts as harness; a capture_failed whose reason is
     no_tensor_ops is harness too (nothing to capture). A timeout, crash or oom
-    is the compiler's when it happened at capture or later. A compiler failure
+    is the compiler's when it happened at capture or later (in an export run: at
+    export, serialize, dynamic or aoti, torch.export's and AOTInductor's stages). A compiler failure
     whose confirming rerun passed or failed differently (`flaky`, results.flaky)
     is flaky, not the compiler's.
     """

@@ -82,6 +82,11 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "node_id": str, "node_host": str,  # issue 9
         "case_cpu_s": float, "flaky": int, "rerun": str, "rerun_s": float,  # issue 16: CPU budgets, confirmation
         "compile_phases": str,  # issue 18: the compile's seconds by layer (torch's compile-time metrics)
+        # export runs (runs.check = export, issue 17): per-step outcomes {step: {ok, s, class, error}},
+        # the failure class of the case's failing step, strict export's outcome ('pass' or a class),
+        # draft_export's report where an export failed, 1 when Dim.AUTO's batch was specialised
+        "export_steps": str, "export_class": str, "export_strict": str, "draft_report": str,
+        "dynamic_specialized": int,
     }, ("run_id", "case_id")),
     "discovery_slices": ({
         "id": str, "query": str, "total": int, "done": int, "pages": int,
@@ -321,7 +326,7 @@ class Store:
     def record_result(self, result: dict[str, Any]) -> bool:
         """Write one finished case; returns False if (run, case) was already recorded."""
         row = {k: (_json(v) if isinstance(v, (list, dict)) else v) for k, v in result.items()}
-        for key in ("nondeterministic", "rng_dependent", "flaky"):
+        for key in ("nondeterministic", "rng_dependent", "flaky", "dynamic_specialized"):
             if isinstance(row.get(key), bool):
                 row[key] = int(row[key])
         row.setdefault("finished_at", now())

@@ -213,7 +213,10 @@ def run_triage_show(db: str | Path, cluster: str, run: str | None = None, projec
     lines = [f"cluster {c.id}: {c.count:,} cases in {c.projects:,} projects (run {run_id})",
              f"  status  {s.status}" + (f" @ {s.stage}" if s.stage else ""),
              f"  error   {s.error_type}", f"  message {s.message}",
-             f"  frame   {s.frame or '-'}", f"  break   {s.break_id or '-'}", ""]
+             f"  frame   {s.frame or '-'}", f"  break   {s.break_id or '-'}"]
+    if s.export_class:
+        lines.append(f"  export  failure class {s.export_class}")
+    lines.append("")
     for i, r in enumerate(cases, 1):
         lines += [f"── [{i}/{c.count}] {r['case_id']}",
                   f"   {r['repo_id']} @ {(r['sha'] or '')[:12]}  {r['path']}:{r['qualname']}",
@@ -225,6 +228,7 @@ def run_triage_show(db: str | Path, cluster: str, run: str | None = None, projec
             lines.append(f"   rerun in a fresh process: {again.get('status')} @ {again.get('stage')}: "
                          f"{again.get('error_type') or ''}"
                          + ("  -> FLAKY (not repeated)" if r.get("flaky") else "  -> confirmed"))
+        lines += draft_report_lines(r)
         if r.get("traceback"):
             lines += ["   " + t for t in r["traceback"].rstrip().splitlines()]
         trace, logs = traces.resolve(db, r.get("trace_path"))
@@ -240,6 +244,25 @@ def run_triage_show(db: str | Path, cluster: str, run: str | None = None, projec
     else:
         out.write("\n".join(lines) + "\n")
     return 0
+
+
+def draft_report_lines(r: dict[str, Any]) -> list[str]:
+    """An export case's strict outcome and torch.export.draft_export's report, for `triage show`."""
+    if r.get("export_strict") is None and not r.get("draft_report"):
+        return []
+    lines = [f"   export: non-strict {r.get('export_class') or 'ok'}, strict {r.get('export_strict') or '-'}"]
+    try:
+        draft = json.loads(r["draft_report"]) if r.get("draft_report") else None
+    except ValueError:
+        draft = None
+    if isinstance(draft, dict):
+        if not draft.get("ok"):
+            lines.append(f"   draft_export failed too: {draft.get('error')}")
+        else:
+            lines.append(f"   draft_export: {draft.get('count', len(draft.get('failures') or []))} issue(s)")
+            for f in draft.get("failures") or []:
+                lines.append(f"     - {f.get('type')}: {f.get('what')}" + (f"  at {f['where']}" if f.get("where") else ""))
+    return lines
 
 
 def run_triage_repro(db: str | Path, case_id: str, output: str | Path, run: str | None = None,

@@ -9,6 +9,10 @@
 - Recompiles (dynamic runs): recompiles per case, the guard failures torch
   gave for them (normalized), dynamic=True's outcome, sizes eager rejected.
 - Training (training runs): backward graphs per case, backward compile time.
+- Export (export runs, `-export`): each door's pass rate from `export_steps`
+  (non-strict, strict, serialization, dynamic batch, AOTInductor), the failure
+  classes and torch frames, and the cases torch.compile captures in the
+  configuration's inference run that export cannot.
 """
 from __future__ import annotations
 
@@ -22,7 +26,10 @@ from reports.signature import normalize_message
 from reports.stats import quantile
 
 _ABNORMAL = frozenset(s.value for s in ABNORMAL)
-CHECK_SUFFIXES = {"training": "-training", "dynamic": "-dynamic", "eager": "-eager"}
+CHECK_SUFFIXES = {"training": "-training", "dynamic": "-dynamic", "eager": "-eager", "export": "-export"}
+# export_steps keys, shown as checks of their own beside inference, training and dynamic
+EXPORT_DOORS = (("nonstrict", "export non-strict"), ("strict", "export strict"), ("serialize", "serialization"),
+                ("dynamic", "export dynamic batch"), ("aoti", "AOTInductor"))
 
 
 def _rows(scope: Scope, columns: str) -> list[tuple]:
@@ -114,10 +121,93 @@ def check_rates(scope: Scope) -> list[dict[str, Any]]:
             out.append({"check": check, "run": run_id, "cases": total, "runnable": ran, "passed": None,
                         "pct_of_runnable": None, "pct_of_all": None})
             continue
-        out.append({"check": check, "run": run_id, "cases": total, "runnable": ran, "passed": passed,
-                    "pct_of_runnable": 100.0 * passed / ran if ran else None,
-                    "pct_of_all": 100.0 * passed / total if total else None})
+        out.append(_rate_row(check if check != "export" else "export (every step)", run_id, total, ran, passed))
+        if check == "export":
+            out += export_doors(scope, run_id)
     return out
+
+
+def _rate_row(check: str, run_id: str, total: int, ran: int, passed: int) -> dict[str, Any]:
+    return {"check": check, "run": run_id, "cases": total, "runnable": ran, "passed": passed,
+            "pct_of_runnable": 100.0 * passed / ran if ran else None,
+            "pct_of_all": 100.0 * passed / total if total else None}
+
+
+def _steps(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _export_rows(scope: Scope, run_id: str) -> list[tuple]:
+    sql = (f"select case_id, status, stage, {scope.col('export_steps')}, {scope.col('dynamic_specialized')}, "
+           "error_frame from results x where run_id = ?")
+    params: list[Any] = [run_id]
+    if scope.project is not None:
+        sql += " and repo_id = ?"
+        params.append(scope.project)
+    return list(scope.conn.execute(sql, params))
+
+
+def export_doors(scope: Scope, run_id: str) -> list[dict[str, Any]]:
+    """Each export door's pass rate over the export run's runnable cases (a door a case never
+    reached, because export failed or the case timed out before it, is not a pass)."""
+    rows = _export_rows(scope, run_id)
+    total = len(rows)
+    runnable = [r for r in rows if ran_in_eager(r[1], r[2])]
+    out = []
+    for key, label in EXPORT_DOORS:
+        passed = sum(1 for r in runnable if _steps(r[3]).get(key, {}).get("ok") is True)
+        out.append(_rate_row(label, run_id, total, len(runnable), passed))
+    return out
+
+
+def _captured(status: str, stage: str | None) -> bool:
+    """torch.compile captured the forward (a graph, breaks allowed) in an inference run."""
+    return ran_in_eager(status, stage) and status != "capture_failed" and stage != "capture"
+
+
+def export_section(scope: Scope, top: int | None = 15) -> dict[str, Any] | None:
+    """Export runs: failure classes (non-strict and strict), their top torch frames, what
+    torch.compile captures that export cannot, and the dynamic batch's specialisations."""
+    if (scope.run().get("check") or "") != "export":
+        return None
+    rows = _export_rows(scope, scope.run_id)
+    runnable = [r for r in rows if ran_in_eager(r[1], r[2])]
+    classes: dict[str, Counter] = {"nonstrict": Counter(), "strict": Counter()}
+    frames: Counter = Counter()
+    for _, _, _, steps, _, _ in runnable:
+        st = _steps(steps)
+        for door in classes:
+            if st.get(door, {}).get("ok") is False:
+                classes[door][st[door].get("class") or "other"] += 1
+        if st.get("nonstrict", {}).get("ok") is False:
+            frames[(st["nonstrict"].get("class") or "other", st["nonstrict"].get("frame") or "-")] += 1
+    by_stage = Counter(r[2] for r in runnable if r[1] != "pass")
+    base = base_run(scope.run_id)
+    gap: dict[str, Any] = {"inference_run": None}
+    if scope.conn.execute("select 1 from runs where id = ?", [base]).fetchone() is not None and base != scope.run_id:
+        inference = {cid: (st, sg) for cid, st, sg in scope.conn.execute(
+            "select case_id, status, stage from results where run_id = ?", [base])}
+        both = [r for r in runnable if r[0] in inference and ran_in_eager(*inference[r[0]])]
+        captured = [r for r in both if _captured(*inference[r[0]])]
+        missed = [r for r in captured if _steps(r[3]).get("nonstrict", {}).get("ok") is not True]
+        why = Counter(_steps(r[3]).get("nonstrict", {}).get("class") or
+                      (f"{r[1]} at {r[2]}" if not _steps(r[3]).get("nonstrict") else "other") for r in missed)
+        gap = {"inference_run": base, "runnable_in_both": len(both), "compile_captures": len(captured),
+               "export_cannot": len(missed), "pct_of_runnable": 100.0 * len(missed) / len(both) if both else None,
+               "classes": [{"class": k, "count": n} for k, n in why.most_common()]}
+    ranked = frames.most_common()
+    return {
+        "cases": len(rows), "runnable": len(runnable),
+        "classes": {door: [{"class": k, "count": n} for k, n in c.most_common()] for door, c in classes.items()},
+        "frames": [{"class": k, "frame": f, "count": n} for (k, f), n in (ranked if top is None else ranked[:top])],
+        "failed_stages": [{"stage": k, "count": n} for k, n in by_stage.most_common()],
+        "dynamic_specialized": sum(1 for r in runnable if r[4]),
+        "compile_vs_export": gap,
+    }
 
 
 def recompiles(scope: Scope, top: int | None = 15) -> dict[str, Any] | None:

@@ -73,9 +73,13 @@ def _check_sections(data: dict[str, Any], by_prefix: Any) -> list[str]:
     """Where the time goes (a table), and the training / dynamic-shape plots where the run has them."""
     parts = ["<h2>Where the time goes</h2>", "".join(table_html(t) for t in by_prefix("Where the time goes"))]
     plots = []
-    if data.get("recompiles") or data.get("training"):
+    if data.get("recompiles") or data.get("training") or data.get("export"):
         if len(data.get("checks") or []) > 1:
-            plots.append(_chart("checks-chart", "Pass rate by check (inference, training, dynamic shapes)"))
+            plots.append(_chart("checks-chart", "Pass rate by check (inference, training, dynamic shapes, export)"))
+    if data.get("export"):
+        plots += [_chart("export-funnel-chart", "Export funnel: each door's pass rate over runnable cases",
+                         "non-strict and strict export, serialization, Dim.AUTO batch, AOTInductor"),
+                  _chart("export-classes-chart", "Why export fails: failure classes (non-strict)")]
     if data.get("recompiles"):
         plots += [_chart("recompiles-chart", "Recompiles per case at new input sizes",
                          "torch.compile dynamic=None (automatic dynamism)"),
@@ -83,8 +87,8 @@ def _check_sections(data: dict[str, Any], by_prefix: Any) -> list[str]:
     if data.get("training"):
         plots.append(_chart("backward-graphs-chart", "Compiled backward graphs per case"))
     if plots:
-        parts += ["<h2>Training and dynamic shapes</h2>", '<div class="grid2">', *plots, "</div>"]
-    parts += ["".join(table_html(t) for t in by_prefix(p)) for p in ("Checks", "Dynamic shapes", "Training")]
+        parts += ["<h2>Training, dynamic shapes and export</h2>", '<div class="grid2">', *plots, "</div>"]
+    parts += ["".join(table_html(t) for t in by_prefix(p)) for p in ("Checks", "Dynamic shapes", "Training", "Export")]
     return parts
 
 

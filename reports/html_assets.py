@@ -207,6 +207,16 @@ JS = r"""
                 title: r.reason + "\n(example: " + r.example + ")\n" + r.cases + " cases, " + r.recompiles + " recompiles"};
       }), {label: "recompile reasons", labelW: 260});
     }
+    if (data.export && document.getElementById("export-funnel-chart-host")) {
+      hbars("export-funnel-chart", data.checks.filter(function (c) { return c.run === data.run.id; }).map(function (c) {
+        return {label: c.check, value: c.pct_of_runnable || 0, color: "#3b63d9",
+                text: (c.pct_of_runnable === null ? "\u2014" : c.pct_of_runnable.toFixed(1) + "%") + " of " +
+                      c.runnable + " runnable", title: c.passed + " pass of " + c.runnable + " runnable"};
+      }), {label: "export doors", labelW: 150, textW: 170, max: 100});
+      hbars("export-classes-chart", data.export.classes.nonstrict.map(function (c) {
+        return {label: c["class"], value: c.count, color: "#e5484d"};
+      }), {label: "failure classes", labelW: 160});
+    }
     if (data.training && document.getElementById("backward-graphs-chart-host")) {
       hbars("backward-graphs-chart", data.training.backward_graphs.map(function (g) {
         return {label: g.graphs + " backward graph" + (g.graphs === "1" ? "" : "s"), value: g.count, color: "#3b63d9"};

@@ -79,7 +79,7 @@ def repro_data(store: Store, case_id: str, run_id: str | None = None, minify: bo
                                                  CaseStatus.OOM.value):
         raise ReportError(f"case {case_id!r} ({result['status']}) has no stored spec to replay")
     sig = signature(result["status"], result["stage"], result["error_type"], result["error_msg"],
-                    result["error_frame"], result["break_ids"])
+                    result["error_frame"], result["break_ids"], result.get("reason"), result.get("export_class"))
     dynamic = run.get("dynamic")
     return {
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

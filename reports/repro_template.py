@@ -5,7 +5,9 @@ Rebuilds one crawled case exactly as a graphcrawl run did (same commit, same
 constructor args and inputs from the stored spec, same stubs, same seed) and
 runs it through the very steps the run's check ran (graphcrawl's own
 capture/checks funnels, called with reraise=True): eager, frame-hook capture,
-the run's backend, numeric parity (or the training / dynamic-shape steps). On
+the run's backend, numeric parity (or the training / dynamic-shape steps; for an
+export run: torch.export, the exported program's run and parity, save/load, the
+dynamic batch and AOTInductor). On
 a failure it prints the stage and exception type next to what the run
 recorded, then re-raises: the exit code is non-zero and the traceback ends in
 the same exception type.
@@ -157,6 +159,21 @@ def setup_minifier(after: str, recorded: dict[str, Any], debug_root: Path | None
     log(f"minifier on: repro_after={after!r} repro_level={level}; output under {dcfg.debug_dir_root}")
 
 
+def setup_aoti_minifier(recorded: dict[str, Any], debug_root: Path | None = None) -> None:
+    """AOTInductor's own minifier (export runs): torch dumps the exported program as a
+    minifier_launcher.py when aoti_compile_and_package fails (level 2) or, for a parity
+    failure, when its output differs from the program's (level 4)."""
+    import torch._dynamo.config as dcfg
+    import torch._inductor.config as icfg
+    level = int(os.environ.get("AOTINDUCTOR_REPRO_LEVEL") or (4 if recorded.get("status") == "parity_failed" else 2))
+    icfg.aot_inductor.dump_aoti_minifier = True
+    icfg.aot_inductor.repro_level = level
+    if debug_root is not None:
+        debug_root.mkdir(parents=True, exist_ok=True)
+        dcfg.debug_dir_root = str(debug_root)
+    log(f"AOTInductor minifier on: repro_level={level}; output under {dcfg.debug_dir_root}")
+
+
 def run_minifier(debug_root: Path, timeout_s: float = 3600) -> Path | None:
     """Run the minifier_launcher.py torch dumped (in-process queries: --no-isolate, much faster);
     returns the minified repro torch writes (repro.py in `debug_root`), or None."""
@@ -167,7 +184,8 @@ def run_minifier(debug_root: Path, timeout_s: float = 3600) -> Path | None:
     launcher = launchers[-1]
     log(f"minifying with torch's minifier: {launcher}")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(launcher), "minify", "--no-isolate"], cwd=debug_root,
+    aoti = "aot_inductor" in launcher.read_text()   # AOTInductor's launcher takes no --no-isolate
+    proc = subprocess.run([sys.executable, str(launcher), "minify", *([] if aoti else ["--no-isolate"])], cwd=debug_root,
                           capture_output=True, text=True, timeout=timeout_s)
     out = debug_root / "repro.py"
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
@@ -212,7 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if ladder:
             return run_ladder(co, opts.device, ladder)
-        if opts.minify:
+        if opts.minify and run.get("check") == "export":
+            if recorded.get("stage") != "aoti":
+                log("--minify: torch's minifiers shrink AOTInductor failures; this export case failed at "
+                    f"{recorded.get('stage')}, so it is reproduced without minifying")
+                MINIFY_ROOT = None
+            else:
+                setup_aoti_minifier(recorded, MINIFY_ROOT)
+        elif opts.minify:
             setup_minifier(opts.minify_after, recorded, MINIFY_ROOT)
         result = run_steps(request(co, opts.backend, opts.device))
         log(f"ended {result['status']} at {result['stage']}"

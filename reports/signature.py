@@ -95,6 +95,7 @@ class Signature:
     break_id: str | None
     reason: str | None = None      # results.reason, when the worker set one (e.g. no_tensor_ops)
     flaky: bool = False            # results.flaky: the confirming rerun did not repeat it
+    export_class: str | None = None  # export runs: the failure class (data_dependent, no_fake_kernel, ...)
 
     @property
     def kind(self) -> str | None:
@@ -111,19 +112,22 @@ class Signature:
 
 def signature(status: str, stage: str | None, error_type: str | None, error_msg: str | None,
               error_frame: str | None, break_ids: str | list[str] | None,
-              reason: str | None = None, flaky: Any = None) -> Signature:
+              reason: str | None = None, export_class: str | None = None, flaky: Any = None) -> Signature:
     """The signature of one result row."""
     return Signature(status=status, stage=stage or None, error_type=error_type or None,
                      message=normalize_message(error_msg), frame=error_frame or None,
-                     break_id=first_break_id(break_ids), reason=reason or None, flaky=bool(flaky))
+                     break_id=first_break_id(break_ids), reason=reason or None, export_class=export_class or None,
+                     flaky=bool(flaky))
 
 
 def cluster_id(sig: Signature) -> str:
-    """8 hex digits of a SHA-1 over the signature's fields (stable, short); the reason
-    and the flaky mark join the key only when set, so ids of results without them never changed."""
+    """8 hex digits of a SHA-1 over the signature's fields (stable, short); the reason and
+    the export failure class and the flaky mark join the key only when set, so ids of results without them never changed."""
     fields: list[Any] = [sig.status, sig.stage, sig.error_type, sig.message, sig.frame, sig.break_id]
     if sig.reason:
         fields.append(sig.reason)
+    if sig.export_class:
+        fields.append(f"export:{sig.export_class}")
     if sig.flaky:
         fields.append("flaky")
     key = json.dumps(fields)

@@ -44,6 +44,7 @@ class Report:
     training: dict[str, Any] | None = None
     confirmation: dict[str, Any] | None = None
     compile_phases: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
 
     @property
     def total(self) -> int:
@@ -74,7 +75,7 @@ class Report:
             "projects": self.projects,
             "time_shares": self.time_shares, "checks": self.checks,
             "recompiles": self.recompiles, "training": self.training, "confirmation": self.confirmation,
-            "compile_phases": self.compile_phases,
+            "compile_phases": self.compile_phases, "export": self.export,
         }
 
 
@@ -107,4 +108,5 @@ def build_report(scope: Scope, top: int | None = 15, with_projects: bool = True)
         time_shares=checks.time_shares(scope), checks=checks.check_rates(scope),
         recompiles=checks.recompiles(scope, top), training=checks.training(scope),
         confirmation=flaky.confirmation(scope, top), compile_phases=checks.compile_phases(scope),
+        export=checks.export_section(scope, top),
     )

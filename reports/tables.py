@@ -171,7 +171,7 @@ def check_tables(data: dict[str, Any]) -> list[Table]:
     """Checks side by side, where the time goes, recompiles and training (reports/checks.py)."""
     out = []
     if len(data.get("checks") or []) > 1:
-        out.append(_table("Checks: inference, training, dynamic shapes, eager only", ["check", "run", "cases", "runnable", "pass",
+        out.append(_table("Checks: inference, training, dynamic shapes, export, eager only", ["check", "run", "cases", "runnable", "pass",
                                                                           "pass % of runnable", "pass % of all"], [
             [c["check"], c["run"], num(c["cases"]), num(c["runnable"]),
              "eager only" if c["passed"] is None else num(c["passed"]),
@@ -219,6 +219,32 @@ def check_tables(data: dict[str, Any]) -> list[Table]:
                           [[g["graphs"], num(g["count"])] for g in tr["backward_graphs"]], numeric=(1,),
                           caption=f"backward compile time: median {num(bc['median'])} s, p90 {num(bc['p90'])} s "
                                   f"(n = {num(bc['n'])}); speedup in a training run is forward + backward"))
+    out += export_tables(data.get("export"))
+    return out
+
+
+def export_tables(ex: dict[str, Any] | None) -> list[Table]:
+    """Export runs (reports/checks.py export_section): why export fails, and where torch.compile does not."""
+    if not ex:
+        return []
+    out = []
+    ns, st = ex["classes"]["nonstrict"], ex["classes"]["strict"]
+    names = list(dict.fromkeys([c["class"] for c in ns] + [c["class"] for c in st]))
+    nsd, std = {c["class"]: c["count"] for c in ns}, {c["class"]: c["count"] for c in st}
+    out.append(_table("Export: failure classes", ["class", "non-strict", "strict"],
+                      [[n, num(nsd.get(n, 0)), num(std.get(n, 0))] for n in names], numeric=(1, 2),
+                      caption=f"over {ex['runnable']:,} runnable cases; Dim.AUTO batch specialised by torch in "
+                              f"{ex['dynamic_specialized']:,}"))
+    if ex["frames"]:
+        out.append(_table("Export: top torch frames of non-strict failures", ["class", "frame", "cases"],
+                          [[f["class"], short(f["frame"], 80), num(f["count"])] for f in ex["frames"]], numeric=(2,)))
+    gap = ex["compile_vs_export"]
+    if gap.get("inference_run"):
+        out.append(_table("Export: torch.compile captures, export cannot", ["why (export failure class)", "cases"],
+                          [[c["class"], num(c["count"])] for c in gap["classes"]], numeric=(1,),
+                          caption=f"{gap['export_cannot']:,} of {gap['runnable_in_both']:,} cases runnable in both "
+                                  f"({pct(gap['pct_of_runnable'])}); torch.compile captured "
+                                  f"{gap['compile_captures']:,} of them in {gap['inference_run']}"))
     return out
 
 

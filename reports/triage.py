@@ -95,11 +95,11 @@ def clusters(scope: Scope, kind: str | None = None, statuses: list[str] | None =
         params += list(stages)
     rows = scope.conn.execute(
         f"select x.case_id, x.repo_id, x.status, x.stage, x.error_type, substr(x.error_msg, 1, {MAX_MSG}), "
-        f"x.error_frame, x.break_ids, {scope.col('reason')}, {scope.col('flaky')} from results x where {where} "
-        f"and x.status != '{PASS}' order by x.case_id", params).fetchall()
+        f"x.error_frame, x.break_ids, {scope.col('reason')}, {scope.col('export_class')}, {scope.col('flaky')} from results x "
+        f"where {where} and x.status != '{PASS}' order by x.case_id", params).fetchall()
     groups: dict[Signature, list[tuple[str, str, str | None]]] = {}
-    for case_id, repo, status, stage, etype, msg, frame, bids, reason, flaky in rows:
-        sig = signature(status, stage, etype, msg, frame, bids, reason, flaky)
+    for case_id, repo, status, stage, etype, msg, frame, bids, reason, export_class, flaky in rows:
+        sig = signature(status, stage, etype, msg, frame, bids, reason, export_class, flaky)
         if kind not in (None, "all") and sig.kind != kind:
             continue
         groups.setdefault(sig, []).append((case_id, repo, msg))
@@ -139,7 +139,9 @@ def cluster_cases(scope: Scope, cluster: Cluster, limit: int | None = None) -> l
             "select x.case_id, x.repo_id, x.status, x.stage, x.error_type, x.error_msg, x.error_frame, "
             "x.traceback, x.signal, x.exit_code, x.break_reasons, x.break_ids, "
             f"{scope.col('flaky')} as flaky, {scope.col('rerun')} as rerun, "
-            f"{scope.col('reason')} as reason, {scope.col('trace_path')} as trace_path, m.path, m.qualname, m.sha "
+            f"{scope.col('reason')} as reason, {scope.col('trace_path')} as trace_path, "
+            f"{scope.col('export_class')} as export_class, {scope.col('export_strict')} as export_strict, "
+            f"{scope.col('draft_report')} as draft_report, m.path, m.qualname, m.sha "
             f"from results x left join modules m on m.id = x.module_id "
             f"where x.run_id = ? and x.case_id in ({marks}) order by x.case_id", [scope.run_id, *chunk])
         names = [c[0] for c in cur.description]

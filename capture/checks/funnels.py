@@ -10,6 +10,8 @@ status when its check fails. The funnels compose them:
   dynamic:   load -> build -> eager -> dynamic.run (capture/checks/dynamic.py)
   eager:     load -> build -> eager -> runnable (`crawl --check eager`: which modules run,
              before any compile time is spent; its specs replay into the full checks)
+  export:    load -> build -> eager -> export.run (capture/checks/export.py: non-strict and
+             strict export, run + parity, save/load, Dim.AUTO batch, AOTInductor)
 
 Where a status is decided: in the step that raises it (steps.py lists every
 step's statuses in its raises); `run_case` turns the ending into plain data.
@@ -129,5 +131,17 @@ def _eager(c: Case) -> None:
     c.result["status"] = (S.EAGER_NONDETERMINISTIC if c.result.get("nondeterministic") else S.RUNNABLE).value
 
 
+def _export(c: Case) -> None:
+    import copy
+
+    from capture.checks import export
+    steps.load(c)
+    steps.build(c)
+    # a train-mode module's buffers move with each eager run: export what was built
+    fresh = copy.deepcopy(c.module) if c.module is not None and c.module.training else None
+    steps.eager(c)
+    export.run(c, fresh)
+
+
 FUNNELS: dict[str, Callable[[Case], None]] = {"inference": inference, "training": _training, "dynamic": _dynamic,
-                                              "eager": _eager}
+                                              "eager": _eager, "export": _export}

@@ -35,13 +35,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--fullgraph", action="store_true", help="a graph break fails capture")
     run.add_argument("--dynamic", choices=["true", "false"], default=None, help="torch.compile dynamic=")
     check = run.add_mutually_exclusive_group()
-    check.add_argument("--check", dest="check", choices=["inference", "training", "dynamic", "eager"],
-                       help="what the run validates (default inference); eager: stop after eager, nothing "
-                            "compiled (which modules run, before spending compile time); run name -CHECK")
+    check.add_argument("--check", dest="check", choices=["inference", "training", "dynamic", "export", "eager"],
+                       help="what the run validates (default inference; run name -CHECK); the flags below are "
+                            "short forms; eager: stop after eager, nothing compiled (which modules run, before "
+                            "spending compile time)")
     check.add_argument("--training", dest="check", action="store_const", const="training",
                        help="validate forward + loss + backward (gradients) instead of inference; run name -training")
     check.add_argument("--dynamic-shapes", dest="check", action="store_const", const="dynamic",
                        help="run the compiled module on inputs of new sizes (recompiles, parity); run name -dynamic")
+    check.add_argument("--export", dest="check", action="store_const", const="export",
+                       help="torch.export (non-strict and strict), save/load, a dynamic batch and AOTInductor "
+                            "instead of torch.compile; run name -export")
     run.add_argument("--workers", type=int, help="parallel workers (default: one per core, or per GPU; "
                                                  "with --executor ray: per node)")
     run.add_argument("--timeout", type=float, default=300.0,
