@@ -14,7 +14,7 @@ from typing import Any
 
 from reports import html_assets
 from reports.projects import COLUMNS as PROJECT_COLUMNS
-from reports.tables import PROJECT_HEADERS, Table, num, pct, report_tables, run_title
+from reports.tables import PROJECT_HEADERS, Table, history_tables, num, pct, report_tables, run_title
 
 
 def _e(value: Any) -> str:
@@ -88,6 +88,19 @@ def _check_sections(data: dict[str, Any], by_prefix: Any) -> list[str]:
     return parts
 
 
+def _history_section(data: dict[str, Any]) -> list[str]:
+    """Every run of the database by check (report --history), with a plot of the rates over runs."""
+    checks = data.get("history") or []
+    if not checks:
+        return []
+    parts = ["<h2>History: every run of the database</h2>"]
+    if any(len(h["runs"]) > 1 for h in checks):
+        parts.append(_chart("history-chart", "Pass and capture rates over runs, by check",
+                            "over the cases every run of the check has; pass and capture of those that ran in eager"))
+    parts.append("".join(table_html(t) for t in history_tables(checks)))
+    return parts
+
+
 def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
     """The page for `Report.as_dict()`."""
     tables = {t.title: t for t in report_tables(data)}
@@ -128,6 +141,7 @@ def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
         "</div>",
         "".join(table_html(t) for t in by_prefix("Top graph-break ids")),
         *_check_sections(data, by_prefix),
+        *_history_section(data),
         "<h2>Funnel tables</h2>", '<div class="grid2">',
         "".join(table_html(t) for t in by_prefix("Case funnel")),
         "".join(table_html(t) for t in by_prefix("Repo")),
