@@ -22,6 +22,7 @@ from reports.compare import Comparison, Thresholds, compare_runs
 from reports.html import render_html
 from reports.repro import write_repro
 from reports.scope import ReportError, Scope, open_scope, open_store, resolve_run
+from reports.serve.links import run_links
 from reports.summary import build_report, run_info
 from reports.triage import cluster_cases, clusters, find_cluster
 
@@ -67,6 +68,7 @@ class ReportOptions:
     rows: int | None = 100           # per-project rows in the terminal (None: all)
     html: str | Path | None = None
     output: str | Path | None = None
+    serve_url: str | None = None     # --html: link into `graphcrawl serve` at this URL
 
 
 def run_report(opts: ReportOptions, out: TextIO | None = None) -> int:
@@ -87,7 +89,8 @@ def run_report(opts: ReportOptions, out: TextIO | None = None) -> int:
     data = report.as_dict()
     rows = projects_mod.sort_rows(data["projects"], opts.sort)
     if opts.html:
-        Path(opts.html).write_text(render_html(dict(data, history=page_history)))
+        served = run_links(opts.serve_url, opts.db, data["run"]["id"]) if opts.serve_url else None
+        Path(opts.html).write_text(render_html(dict(data, history=page_history, served=served)))
         if opts.fmt == "table" and not opts.by and not opts.output:
             console_for(out).print(f"wrote {opts.html} ({data['cases']:,} cases, run {data['run']['id']})")
             return 0

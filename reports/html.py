@@ -3,7 +3,8 @@
 Why this split: the numbers must be readable even where scripts are blocked
 (tables are plain HTML), and the plots need no library: the page embeds the
 report's JSON and a few hundred lines of our own script (reports/html_assets).
-Nothing is fetched: no src= or href= points anywhere.
+Nothing is fetched: no src= or href= points anywhere, except the links into a
+running `graphcrawl serve` that a page made with --serve-url carries.
 """
 from __future__ import annotations
 
@@ -101,6 +102,16 @@ def _history_section(data: dict[str, Any]) -> list[str]:
     return parts
 
 
+def _served_section(data: dict[str, Any]) -> list[str]:
+    """Links into `graphcrawl serve` (only when the page was made with --serve-url)."""
+    links = data.get("served") or []
+    if not links:
+        return []
+    items = "".join(f'<li><a href="{_e(url)}">{_e(label)}</a></li>' for label, url in links)
+    return ['<h2>Query it live</h2>', f'<div class="panel"><ul id="served-links">{items}</ul>'
+            '<div class="note">views of this database served by <code>graphcrawl serve</code></div></div>']
+
+
 def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
     """The page for `Report.as_dict()`."""
     tables = {t.title: t for t in report_tables(data)}
@@ -116,6 +127,7 @@ def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
         '<svg id="svg-ns" width="0" height="0" style="position:absolute" aria-hidden="true"></svg>',
         f"<header><h1>{_e(title)}</h1><div class=\"meta\">{_e(run_title(data['run'], data['project']))}"
         f" · {data['cases']:,} cases · generated {generated}</div></header><main>",
+        *_served_section(data),
         "<h2>Success rates</h2>", _cards(data),
         '<div class="grid2" style="margin-top:16px">',
         _chart("funnel-chart", "Case funnel: where each case stopped",

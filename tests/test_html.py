@@ -88,6 +88,19 @@ def test_page_has_the_history_of_every_run(page):
         ("r1", 25.0, 0), ("r2", 25.0, 2), ("r3", 37.5, 1)]
 
 
+def test_page_with_a_server_url_links_only_there(tmp_path):
+    db = make_report_db(tmp_path / "gc.v2.db")
+    out = tmp_path / "linked.html"
+    assert main(["report", "--db", str(db), "--run", "r1", "--html", str(out),
+                 "--serve-url", "http://127.0.0.1:8001/"]) == 0
+    parser = Links()
+    parser.feed(out.read_text())
+    urls = [u for _, _, u in parser.urls]
+    assert len(urls) == 8 and all(u.startswith("http://127.0.0.1:8001/gc~2Ev2/") for u in urls)
+    assert "http://127.0.0.1:8001/gc~2Ev2/compiler_clusters?run=r1" in urls
+    assert "http://127.0.0.1:8001/gc~2Ev2/results?run_id=r1&_kind=compiler" in urls
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (apt-get install -y chromium)")
 def test_headless_browser_renders_plots(page, tmp_path):
     base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
