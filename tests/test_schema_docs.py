@@ -47,7 +47,7 @@ def test_metadata_describes_exactly_the_columns_the_file_has(tmp_path: Path) -> 
     assert results["title"] == TABLE_DOCS["results"][0]
     assert results["columns"] == COLUMN_DOCS["results"]
     assert results["units"]["compile_s"] == "s" and results["units"]["hook_overhead_us"] == "us"
-    assert {"kind": "kind"} in results["facets"] and "status" in results["facets"]
+    assert {"computed": "kind"} in results["facets"] and "status" in results["facets"]
     assert "success_by_run" in meta["queries"] and "<code>parity_failed</code>" in meta["description_html"]
     # A database from an older graphcrawl: its missing columns are neither described nor faceted.
     conn.execute("alter table results drop column reason")

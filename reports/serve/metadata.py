@@ -17,7 +17,7 @@ from reports.serve.queries import Columns, canned_queries
 
 # Facets shown on each table's page (metadata facets cannot be switched off by a click).
 FACETS: dict[str, list[Any]] = {
-    "results": ["run_id", "status", "stage", {"kind": "kind"}, "reason", "repo_id"],
+    "results": ["run_id", "status", "stage", {"computed": "kind"}, "reason", "repo_id"],
     "runs": ["check", "backend", "torch", "device"],
     "repos": ["status", "source", "selected"],
     "modules": ["repo_id"],

@@ -10,6 +10,7 @@
 - A failure-kind facet and its `?_kind=compiler|harness|pass` filter on
   the results table: kind is computed, not a column, and a compiler
   developer's first question is "only the compiler's failures".
+- Column descriptions on a table page fold into one <details> (extra_body_script).
 - Case ids link to the case's page (repro and triage commands); results with
   a stored torch trace link to it (served from <db>.traces/ by TRACE_ROUTE,
   never a path outside it).
@@ -96,7 +97,7 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
 class KindFacet(Facet):
     """Counts of compiler failures, harness failures and passes; a click filters by `_kind`."""
 
-    type = "kind"
+    type = "computed"   # shown as "kind (computed)": not a column of the table
 
     async def suggest(self) -> list[dict[str, Any]]:
         return []
@@ -121,7 +122,7 @@ class KindFacet(Facet):
             values.append({"value": value, "label": value, "count": row["count"], "selected": selected,
                            "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(path))})
         return [{"name": "kind", "type": self.type, "hideable": False, "results": values, "truncated": False,
-                 "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_kind": "kind"}))}], []
+                 "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet_computed": "kind"}))}], []
 
 
 @hookimpl
@@ -155,6 +156,27 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
     if _row_get(row, "trace_path"):
         parts.append(f'<a href="{escape(datasette.urls.path(links.trace_url(run, value)))}">trace</a>')
     return Markup(f"{escape(value)} <small>({' · '.join(parts)})</small>")
+
+
+# A table page lists every column's description above the rows (Datasette's template): 70 of
+# them push the facets and the rows off the first screen, so they fold into a <details>
+# (also shown in each column's menu).
+FOLD_DESCRIPTIONS = """
+(function () {
+  var dl = document.querySelector("dl.column-descriptions");
+  if (!dl) return;
+  var box = document.createElement("details"), title = document.createElement("summary");
+  title.textContent = "What each column means (" + dl.querySelectorAll("dt").length + " columns)";
+  dl.parentNode.insertBefore(box, dl);
+  box.appendChild(title);
+  box.appendChild(dl);
+})();
+"""
+
+
+@hookimpl
+def extra_body_script(view_name: str) -> str | None:
+    return FOLD_DESCRIPTIONS if view_name == "table" else None
 
 
 async def trace_view(request: Any, datasette: Any) -> Response:
