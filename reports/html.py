@@ -94,10 +94,12 @@ def _history_section(data: dict[str, Any]) -> list[str]:
     checks = data.get("history") or []
     if not checks:
         return []
-    parts = ["<h2>History: every run of the database</h2>"]
+    parts = ['<h2 id="history">History: every run of the database</h2>']
     if any(len(h["runs"]) > 1 for h in checks):
-        parts.append(_chart("history-chart", "Pass and capture rates over runs, by check",
-                            "over the cases every run of the check has; pass and capture of those that ran in eager"))
+        parts.append('<div style="max-width:760px">' +
+                     _chart("history-chart", "Pass and capture rates over runs, by check",
+                            "over the cases every run of the check has; pass and capture of those that ran in eager")
+                     + "</div>")
     parts.append("".join(table_html(t) for t in history_tables(checks)))
     return parts
 

@@ -224,7 +224,7 @@ JS = r"""
     all.sort(function (a, b) { return (a.started_at || "") < (b.started_at || "") ? -1 : (a.started_at || "") > (b.started_at || "") ? 1 : 0; });
     var pos = {};
     all.forEach(function (r, i) { pos[r.check + "\u0000" + r.run] = i; });
-    var w = 620, h = 280, L = 44, R = 16, T = 14, B = 64, pw = w - L - R, ph = h - T - B;
+    var w = 620, h = 300, L = 44, R = 16, T = 30, B = 70, pw = w - L - R, ph = h - T - B;
     var s = svg("history-chart", w, h, "pass and capture rates over runs");
     function X(i) { return all.length > 1 ? L + pw * i / (all.length - 1) : L + pw / 2; }
     function Y(v) { return T + ph - ph * v / 100; }
@@ -255,7 +255,7 @@ JS = r"""
                  p[2][m[0]].toFixed(1) + "% of " + p[2].runnable + " runnable (" + p[2].same_cases + " same cases)");
         });
       });
-      el("text", {x: L + 8 + 150 * k, y: h - 6, fill: color}, s, "\u2014 " + hc.check + " pass  \u2012\u2012 capture");
+      el("text", {x: L + 4 + 190 * k, y: 14, fill: color}, s, "\u2014 " + hc.check + " pass   \u2012 \u2012 capture");
     });
     el("line", {x1: L, x2: w - R, y1: T + ph, y2: T + ph, "class": "axis"}, s);
   }

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -53,15 +54,23 @@ class Server:
     def __init__(self, db: Path, *extra: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "graphcrawl.cli", "serve", "--db", str(db), "--port", "0", *extra],
-            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True)
-        line = self.proc.stderr.readline()
-        match = re.search(r"at (http://127\.0\.0\.1:\d+)/", line)
+        self.err: list[str] = []
+        match = None
+        for line in self.proc.stderr:          # the first line that says where it listens
+            self.err.append(line)
+            match = re.search(r"at (http://127\.0\.0\.1:\d+)/", line)
+            if match:
+                break
         if not match:
             self.proc.kill()
-            raise AssertionError(f"serve did not start: {line}{self.proc.stderr.read()}")
+            raise AssertionError(f"serve did not start: {''.join(self.err)}")
         self.url = match.group(1)
         self.db_name = Path(db).stem
+        # keep reading stderr, so a chatty server never blocks on a full pipe
+        self._drain = threading.Thread(target=lambda: self.err.extend(self.proc.stderr), daemon=True)
+        self._drain.start()
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -80,8 +89,9 @@ class Server:
         """Ctrl-C: the exit code and what it wrote to stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=60)
-        return self.proc.returncode, err
+        self.proc.wait(timeout=60)
+        self._drain.join(timeout=60)
+        return self.proc.returncode, "".join(self.err)
 
     def __enter__(self) -> "Server":
         return self

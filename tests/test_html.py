@@ -78,7 +78,7 @@ def test_page_tables_readable_without_script(page):
 
 def test_page_has_the_history_of_every_run(page):
     text = page.read_text()
-    assert "<h2>History: every run of the database</h2>" in text
+    assert '<h2 id="history">History: every run of the database</h2>' in text
     assert "History: inference (3 runs, 11 same cases)" in text
     assert "cases that changed status from the previous run" in text
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>',

@@ -202,11 +202,10 @@ def case_detail(c: Columns) -> Query:
         "case", "One case: where it stopped, how to reproduce it",
         "A case's result in a run (blank: the latest), the command that writes its standalone repro script, "
         "the command that shows its failure cluster, and its torch trace when one was kept.",
-        "select x.case_id, x.run_id, x.repo_id as project, m.path, m.qualname, m.sha, x.status, x.stage, "
-        "x.error_type, x.error_msg, gc_repro_command(x.run_id, x.case_id) as repro_command, "
+        "select x.case_id, x.run_id, x.status, x.stage, gc_repro_command(x.run_id, x.case_id) as repro_command, "
         f"case when x.status != 'pass' then gc_show_command(x.run_id, gc_cluster(x.status, x.stage, x.error_type, "
         f"x.error_msg, x.error_frame, x.break_ids, {c.col('results', 'reason', 'x')})) end as show_command, "
-        f"{trace} as trace_path "
+        f"{trace} as trace_path, x.error_type, x.error_msg, x.repo_id as project, m.path, m.qualname, m.sha "
         "from results x left join modules m on m.id = x.module_id "
         f"where x.run_id = {run_param()} and x.case_id = :case", ("run", "case"))
 
