@@ -156,10 +156,11 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8001, immutable: 
     config = uvicorn.Config(ds.app(), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[sock])   # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal
     except KeyboardInterrupt:
         print("graphcrawl serve: stopped", file=out, flush=True)
         return 130
     finally:
         sock.close()
+    print("graphcrawl serve: stopped", file=out, flush=True)   # SIGINT ignored by our parent (a background job)
     return 0
