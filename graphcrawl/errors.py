@@ -10,6 +10,7 @@ from __future__ import annotations
 from crawler.github_api import GitHubError
 from db.store import StoreError
 from reports.scope import ReportError
+from reports.serve.server import ServeError
 
 
 class UserError(Exception):
@@ -17,6 +18,6 @@ class UserError(Exception):
 
 
 EXPECTED: tuple[type[BaseException], ...] = (
-    UserError, StoreError, ReportError, GitHubError,
+    UserError, StoreError, ReportError, ServeError, GitHubError,
     PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
 )

@@ -21,7 +21,8 @@ from reports import csvout, markdown, projects as projects_mod, tables, terminal
 from reports.compare import Comparison, Thresholds, compare_runs
 from reports.html import render_html
 from reports.repro import write_repro
-from reports.scope import ReportError, open_scope, open_store, resolve_run
+from reports.scope import ReportError, Scope, open_scope, open_store, resolve_run
+from reports.serve.links import run_links
 from reports.summary import build_report, run_info
 from reports.triage import cluster_cases, clusters, find_cluster
 
@@ -67,6 +68,7 @@ class ReportOptions:
     rows: int | None = 100           # per-project rows in the terminal (None: all)
     html: str | Path | None = None
     output: str | Path | None = None
+    serve_url: str | None = None     # --html: link into `graphcrawl serve` at this URL
 
 
 def run_report(opts: ReportOptions, out: TextIO | None = None) -> int:
@@ -83,10 +85,12 @@ def run_report(opts: ReportOptions, out: TextIO | None = None) -> int:
         return 0
     with open_scope(opts.db, opts.run, opts.project) as scope:
         report = build_report(scope, top=opts.top)
+        page_history = _page_history(scope) if opts.html else None
     data = report.as_dict()
     rows = projects_mod.sort_rows(data["projects"], opts.sort)
     if opts.html:
-        Path(opts.html).write_text(render_html(data))
+        served = run_links(opts.serve_url, opts.db, data["run"]["id"]) if opts.serve_url else None
+        Path(opts.html).write_text(render_html(dict(data, history=page_history, served=served)))
         if opts.fmt == "table" and not opts.by and not opts.output:
             console_for(out).print(f"wrote {opts.html} ({data['cases']:,} cases, run {data['run']['id']})")
             return 0
@@ -101,6 +105,19 @@ def run_report(opts: ReportOptions, out: TextIO | None = None) -> int:
         _render_tables(tables.report_tables(data), opts, out,
                        title=f"graphcrawl report — {tables.run_title(data['run'], data['project'])}")
     return 0
+
+
+HTML_CHANGES = 50   # changed cases per run embedded in the HTML page (the counts are all there)
+
+
+def _page_history(scope: Scope) -> list[dict[str, Any]]:
+    """The history section of the HTML page: every run of the database (in the scope's project)."""
+    from reports.history import history
+    checks = [h.as_dict() for h in history(scope.store, scope.project)]
+    for h in checks:
+        for r in h["runs"]:
+            r["changes"] = r["changes"][:HTML_CHANGES]
+    return checks
 
 
 def _project_output(run: dict[str, Any], rows: list[dict[str, Any]], opts: ReportOptions, out: TextIO) -> None:
@@ -153,6 +170,32 @@ def run_compare(db: str | Path, run_a: str, run_b: str, project: str | None = No
             else:
                 show(console_for(out))
     return 1 if cmp.regressed else 0
+
+
+HISTORY_CSV_COLUMNS = ["check", "run", "started_at", "ended_at", "torch", "backend", "device", "fullgraph", "cases",
+                       "same_cases", "runnable", "captured", "passed", "capture_pct", "pass_pct", "pass_pct_of_all",
+                       "compile_median_s", "compile_n", "previous", "changed"]
+
+
+def run_history(db: str | Path, project: str | None = None, fmt: str = "table", top: int | None = 20,
+                output: str | Path | None = None, out: TextIO | None = None) -> int:
+    """`graphcrawl report --history`: every run in time order, by check, rated over the same cases."""
+    from reports.history import history
+    out = out or sys.stdout
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    with open_store(db) as store:
+        if not store.runs():
+            raise ReportError(f"{store.path}: no runs yet (run `graphcrawl crawl` first)")
+        checks = [h.as_dict() for h in history(store, project)]
+    if fmt == "json":
+        _emit(json.dumps({"project": project, "checks": checks}, indent=2), out, output)
+    elif fmt == "csv":
+        _emit(csvout.write_rows(HISTORY_CSV_COLUMNS, [r for h in checks for r in h["runs"]]), out, output)
+    else:
+        _render_tables(tables.history_tables(checks, top), ReportOptions(db=db, fmt=fmt, output=output), out,
+                       title="graphcrawl history" + (f" — project {project}" if project else ""))
+    return 0
 
 
 COMPARE_CSV_COLUMNS = ["kind", "case_id", "project", "status_a", "status_b", "metric", "a", "b", "change",

@@ -3,7 +3,8 @@
 Why this split: the numbers must be readable even where scripts are blocked
 (tables are plain HTML), and the plots need no library: the page embeds the
 report's JSON and a few hundred lines of our own script (reports/html_assets).
-Nothing is fetched: no src= or href= points anywhere.
+Nothing is fetched: no src= or href= points anywhere, except the links into a
+running `graphcrawl serve` that a page made with --serve-url carries.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from reports import html_assets
 from reports.projects import COLUMNS as PROJECT_COLUMNS
-from reports.tables import PROJECT_HEADERS, Table, num, pct, report_tables, run_title
+from reports.tables import PROJECT_HEADERS, Table, history_tables, num, pct, report_tables, run_title
 
 
 def _e(value: Any) -> str:
@@ -92,6 +93,31 @@ def _check_sections(data: dict[str, Any], by_prefix: Any) -> list[str]:
     return parts
 
 
+def _history_section(data: dict[str, Any]) -> list[str]:
+    """Every run of the database by check (report --history), with a plot of the rates over runs."""
+    checks = data.get("history") or []
+    if not checks:
+        return []
+    parts = ['<h2 id="history">History: every run of the database</h2>']
+    if any(len(h["runs"]) > 1 for h in checks):
+        parts.append('<div style="max-width:760px">' +
+                     _chart("history-chart", "Pass and capture rates over runs, by check",
+                            "over the cases every run of the check has; pass and capture of those that ran in eager")
+                     + "</div>")
+    parts.append("".join(table_html(t) for t in history_tables(checks)))
+    return parts
+
+
+def _served_section(data: dict[str, Any]) -> list[str]:
+    """Links into `graphcrawl serve` (only when the page was made with --serve-url)."""
+    links = data.get("served") or []
+    if not links:
+        return []
+    items = "".join(f'<li><a href="{_e(url)}">{_e(label)}</a></li>' for label, url in links)
+    return ['<h2>Query it live</h2>', f'<div class="panel"><ul id="served-links">{items}</ul>'
+            '<div class="note">views of this database served by <code>graphcrawl serve</code></div></div>']
+
+
 def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
     """The page for `Report.as_dict()`."""
     tables = {t.title: t for t in report_tables(data)}
@@ -107,6 +133,7 @@ def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
         '<svg id="svg-ns" width="0" height="0" style="position:absolute" aria-hidden="true"></svg>',
         f"<header><h1>{_e(title)}</h1><div class=\"meta\">{_e(run_title(data['run'], data['project']))}"
         f" · {data['cases']:,} cases · generated {generated}</div></header><main>",
+        *_served_section(data),
         "<h2>Success rates</h2>", _cards(data),
         '<div class="grid2" style="margin-top:16px">',
         _chart("funnel-chart", "Case funnel: where each case stopped",
@@ -132,6 +159,7 @@ def render_html(data: dict[str, Any], title: str = "graphcrawl report") -> str:
         "</div>",
         "".join(table_html(t) for t in by_prefix("Top graph-break ids")),
         *_check_sections(data, by_prefix),
+        *_history_section(data),
         "<h2>Funnel tables</h2>", '<div class="grid2">',
         "".join(table_html(t) for t in by_prefix("Case funnel")),
         "".join(table_html(t) for t in by_prefix("Repo")),

@@ -224,6 +224,52 @@ JS = r"""
     }
   }
 
+  // Rates over runs (report --history): x = runs in time order, one colour per check,
+  // pass % solid, capture % dashed, both over the check's same cases.
+  function historyChart() {
+    if (!document.getElementById("history-chart-host") || !data.history) return;
+    var COLORS = ["#3b63d9", "#e5484d", "#2f9e5b", "#9b7bd4", "#f08c2e"];
+    var all = [];
+    data.history.forEach(function (h) { h.runs.forEach(function (r) { all.push(r); }); });
+    all.sort(function (a, b) { return (a.started_at || "") < (b.started_at || "") ? -1 : (a.started_at || "") > (b.started_at || "") ? 1 : 0; });
+    var pos = {};
+    all.forEach(function (r, i) { pos[r.check + "\u0000" + r.run] = i; });
+    var w = 620, h = 300, L = 44, R = 16, T = 30, B = 70, pw = w - L - R, ph = h - T - B;
+    var s = svg("history-chart", w, h, "pass and capture rates over runs");
+    function X(i) { return all.length > 1 ? L + pw * i / (all.length - 1) : L + pw / 2; }
+    function Y(v) { return T + ph - ph * v / 100; }
+    for (var t = 0; t <= 4; t++) {
+      var y = Y(25 * t);
+      el("line", {x1: L, x2: w - R, y1: y, y2: y, "class": "grid"}, s);
+      el("text", {x: L - 6, y: y + 4, "text-anchor": "end", "class": "muted"}, s, (25 * t) + "%");
+    }
+    all.forEach(function (r, i) {
+      var lab = r.run.length > 22 ? r.run.slice(0, 21) + "\u2026" : r.run;
+      el("text", {x: X(i), y: T + ph + 14, "text-anchor": "end", transform: "rotate(-25 " + X(i) + " " + (T + ph + 14) + ")",
+                  "class": "muted"}, s, lab);
+    });
+    data.history.forEach(function (hc, k) {
+      var color = COLORS[k % COLORS.length];
+      [["pass_pct", ""], ["capture_pct", "5 4"]].forEach(function (m) {
+        var pts = hc.runs.filter(function (r) { return r[m[0]] !== null; }).map(function (r) {
+          return [X(pos[hc.check + "\u0000" + r.run]), Y(r[m[0]]), r];
+        });
+        if (pts.length > 1) {
+          el("polyline", {points: pts.map(function (p) { return p[0] + "," + p[1]; }).join(" "), fill: "none",
+                          stroke: color, "stroke-width": 2, "stroke-dasharray": m[1]}, s);
+        }
+        pts.forEach(function (p) {
+          var c = el("circle", {cx: p[0], cy: p[1], r: 3.5, fill: m[1] ? "#fff" : color, stroke: color,
+                                "stroke-width": 1.5, "class": "history-point"}, s);
+          tip(c, hc.check + " " + p[2].run + ": " + (m[0] === "pass_pct" ? "pass " : "capture ") +
+                 p[2][m[0]].toFixed(1) + "% of " + p[2].runnable + " runnable (" + p[2].same_cases + " same cases)");
+        });
+      });
+      el("text", {x: L + 4 + 190 * k, y: 14, fill: color}, s, "\u2014 " + hc.check + " pass   \u2012 \u2012 capture");
+    });
+    el("line", {x1: L, x2: w - R, y1: T + ph, y2: T + ph, "class": "axis"}, s);
+  }
+
   function projectTable() {
     var cols = data.project_columns, rows = data.projects.slice(), table = document.getElementById("projects");
     var state = {col: "cases", desc: true, q: ""};
@@ -287,6 +333,7 @@ JS = r"""
              mark: 1, markLabel: "1\u00d7"});
   breaks();
   checkCharts();
+  historyChart();
   projectTable();
   document.body.setAttribute("data-rendered", "1");
   document.body.setAttribute("data-charts", String(rendered));

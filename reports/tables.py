@@ -386,3 +386,36 @@ def break_tables(groups: list[Any], run_id: str, limit: int | None = 30) -> list
         [g.id or "-", e, f"graphcrawl triage repro '{e}' --run {run_id} -o repro.py"]
         for g in shown for e in g.examples[:2]])
     return [main, ex]
+
+
+# -- history of runs (reports/history.py) ---------------------------------------
+
+HISTORY_CAPTION = ("rates over the cases every run of the check has (same cases), pass and capture of those that "
+                   "ran in eager; changed: status differs from the previous run of the check")
+
+
+def history_tables(checks: list[dict[str, Any]], limit: int | None = 20) -> list[Table]:
+    """One table per check (its runs in time order), then the cases that changed status."""
+    out = []
+    for h in checks:
+        out.append(_table(
+            f"History: {h['check']} ({len(h['runs'])} run{'s' if len(h['runs']) != 1 else ''}, "
+            f"{h['same_cases']:,} same cases)",
+            ["run", "started", "torch", "backend", "cases", "same cases", "runnable", "pass %", "capture %",
+             "compile s (med)", "changed"],
+            [[r["run"] + ("" if r["ended_at"] else " (unfinished)"), (r["started_at"] or "—")[:16].replace("T", " "),
+              r["torch"] or "—", (r["backend"] or "—") + (" fullgraph" if r["fullgraph"] else ""), num(r["cases"]),
+              num(r["same_cases"]), num(r["runnable"]), pct(r["pass_pct"]), pct(r["capture_pct"]),
+              num(r["compile_median_s"]), num(r["changed"]) if r["previous"] else "—"] for r in h["runs"]],
+            numeric=range(4, 11), caption=HISTORY_CAPTION))
+    changes = [(h["check"], r, c) for h in checks for r in h["runs"] for c in r["changes"]]
+    if changes:
+        shown = changes if limit is None else changes[:limit]
+        out.append(_table(
+            "History: cases that changed status from the previous run of their check",
+            ["check", "run", "previous", "case", "before", "after", "error"],
+            [[check, r["run"], r["previous"], short(c["case_id"], 70), c["before"], c["after"],
+              c["error_type"] or ""] for check, r, c in shown],
+            caption=f"{len(changes) - len(shown):,} more (--top N, or --format json)" if len(shown) < len(changes)
+            else None))
+    return out

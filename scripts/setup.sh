@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install graphcrawl and what it needs on a fresh Debian/Ubuntu machine.
 #   scripts/setup.sh          the tool
-#   scripts/setup.sh --test   the tool plus the test dependencies (pytest, chromium for the HTML test,
-#                             ray + unshare/nsenter/ip for the tests on a real two-node Ray cluster)
+#   scripts/setup.sh --test   the tool plus the test dependencies (pytest, chromium for the HTML and serve
+#                             tests, datasette for `graphcrawl serve`, ray + unshare/nsenter/ip for the tests
+#                             on a real two-node Ray cluster)
 #   scripts/setup.sh --crawl-env   the tool plus the crawl environment: numpy, scipy, pillow, pyyaml,
 #                     tqdm, matplotlib, pandas, einops pinned beside torch (pyproject's crawl-env extra;
 #                     torchvision/timm are not: PyPI's torchvision does not import beside torch 2.13.0+cpu)

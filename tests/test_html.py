@@ -25,7 +25,7 @@ except ImportError:  # tests/ itself on sys.path (plain `pytest`)
 
 HOSTILE = "</script><img src=x onerror=alert(1)> & 'quotes'"
 CHARTS = ["funnel-chart", "rates-chart", "compile-hist", "speedup-hist", "break-reasons-chart",
-          "breaks-per-module-chart"]
+          "breaks-per-module-chart", "history-chart"]
 SCREENSHOT = Path("/tmp/graphcrawl_report.png")
 
 
@@ -76,6 +76,31 @@ def test_page_tables_readable_without_script(page):
         assert f'id="{chart}-host"' in text
 
 
+def test_page_has_the_history_of_every_run(page):
+    text = page.read_text()
+    assert '<h2 id="history">History: every run of the database</h2>' in text
+    assert "History: inference (3 runs, 11 same cases)" in text
+    assert "cases that changed status from the previous run" in text
+    data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
+                                text, re.S).group(1))
+    [inference] = data["history"]
+    assert [(r["run"], r["pass_pct"], r["changed"]) for r in inference["runs"]] == [
+        ("r1", 25.0, 0), ("r2", 25.0, 2), ("r3", 37.5, 1)]
+
+
+def test_page_with_a_server_url_links_only_there(tmp_path):
+    db = make_report_db(tmp_path / "gc.v2.db")
+    out = tmp_path / "linked.html"
+    assert main(["report", "--db", str(db), "--run", "r1", "--html", str(out),
+                 "--serve-url", "http://127.0.0.1:8001/"]) == 0
+    parser = Links()
+    parser.feed(out.read_text())
+    urls = [u for _, _, u in parser.urls]
+    assert len(urls) == 8 and all(u.startswith("http://127.0.0.1:8001/gc~2Ev2/") for u in urls)
+    assert "http://127.0.0.1:8001/gc~2Ev2/compiler_clusters?run=r1" in urls
+    assert "http://127.0.0.1:8001/gc~2Ev2/results?run_id=r1&_kind=compiler" in urls
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (apt-get install -y chromium)")
 def test_headless_browser_renders_plots(page, tmp_path):
     base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -86,14 +111,15 @@ def test_headless_browser_renders_plots(page, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     assert re.search(r'<body[^>]*data-rendered="1"', html), "the page's script did not finish"
-    assert re.search(r'<body[^>]*data-charts="6"', html)
+    assert re.search(r'<body[^>]*data-charts="7"', html)
     for chart in CHARTS:
         assert re.search(rf'<svg[^>]*id="{chart}"', html), chart
     assert html.count("<rect") >= 20                  # bars and histogram bins were drawn
+    assert html.count('class="history-point"') == 6  # 3 runs x (pass, capture)
     assert re.search(r'<table id="projects"[^>]*data-rendered="1"', html)
     assert "alice/vision" in html and "bob/nlp" in html
     consoles = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
-    assert any("graphcrawl: rendered 6 charts" in line for line in consoles), dom.stderr[-2000:]
+    assert any("graphcrawl: rendered 7 charts" in line for line in consoles), dom.stderr[-2000:]
     assert [line for line in consoles if "graphcrawl: rendered" not in line] == []   # no errors, no warnings
     shot = tmp_path / "page.png"
     proc = subprocess.run([*base, "--window-size=1300,2600", f"--screenshot={shot}", url],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_NAMES = ["crawl", "merge", "report", "triage"]
+_NAMES = ["crawl", "merge", "report", "serve", "triage"]
 
 
 def _load() -> list[ModuleType]:

@@ -1,4 +1,4 @@
-"""`graphcrawl report`: success rates of a run, or `--compare A B` between two runs."""
+"""`graphcrawl report`: success rates of a run, `--compare A B` between two runs, `--history` of all runs."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=15, help="rows in top-N lists (default 15)")
     p.add_argument("--rows", type=int, default=100,
                    help="--by project rows in the terminal table (default 100; 0 = all)")
+    p.add_argument("--history", action="store_true",
+                   help="every run in time order, by check: torch, pass and capture rates over the same cases, "
+                        "compile-time median, cases that changed status since the previous run")
+    p.add_argument("--serve-url", metavar="URL",
+                   help="with --html: link the page into `graphcrawl serve` running at URL (e.g. http://127.0.0.1:8001)")
     cmp = p.add_argument_group("comparing two runs")
     cmp.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
                      help="compare run B against run A over the cases both have; exit 1 on regressions")
@@ -42,11 +47,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.api import ReportOptions, run_compare, run_report
+    from reports.api import ReportOptions, run_compare, run_history, run_report
     from reports.compare import Thresholds
     from reports.scope import ReportError
 
     try:
+        if args.history:
+            if args.compare or args.by or args.html or args.run:
+                raise UserError("--history covers every run; --compare, --by, --html and --run do not apply "
+                                "(the --html page has a history section)")
+            return run_history(args.db, project=args.project, fmt=args.fmt, top=args.top, output=args.output)
+        if args.serve_url and not args.html:
+            raise UserError("--serve-url links the --html page into a served database; give --html FILE")
         if args.compare:
             if args.by or args.html or args.run:
                 raise UserError("--compare takes its two runs as arguments; --by, --html and --run do not apply")
@@ -59,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         return run_report(ReportOptions(db=args.db, run=args.run, project=args.project, by=args.by,
                                         sort=args.sort, fmt=args.fmt, top=args.top, html=args.html,
                                         rows=None if args.rows == 0 else args.rows,
-                                        output=args.output))
+                                        output=args.output, serve_url=args.serve_url))
     except ReportError as exc:
         raise UserError(str(exc)) from None
