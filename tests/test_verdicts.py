@@ -154,3 +154,14 @@ def test_a_generous_cpu_budget_passes_on_a_saturated_machine(burnzoo: Path, tmp_
             p.wait()
     assert row["status"] == "pass", row["error_msg"]
     assert row["case_cpu_s"] >= 15 and row["rerun"] is None
+
+
+def test_past_the_wall_backstop_only_a_case_that_sleeps_ends() -> None:
+    """The rule the worker applies at its wall-clock backstop (the sleeping side is crawled for real
+    in tests/test_export.py and the deduction hang of tests/test_triage_edges.py)."""
+    from capture.workers.worker import stalled
+    budget, backstop = 300.0, 1200.0
+    assert not stalled(1000.0, 10.0, backstop, budget)         # before the backstop: never
+    assert stalled(1201.0, 3.0, backstop, budget)              # sleeping: a few CPU seconds in 20 minutes
+    assert not stalled(1201.0, 240.0, backstop, budget)        # a compile at a fifth of a core goes on
+    assert not stalled(1201.0, 80.0, backstop, budget)         # ... and at a fifteenth

@@ -107,9 +107,9 @@ class Worker:
 def reply_timeout_s(request: dict[str, Any]) -> float:
     """How long to wait for a worker's reply: its wall backstop, twice when a failure may be
     confirmed by a rerun (capture/workers/confirm.py), plus a margin."""
-    from capture.workers.worker import wall_limit_s
+    from capture.workers.worker import HARD_WALL_FACTOR, wall_limit_s
     runs = 2 if request.get("confirm", True) else 1
-    return runs * wall_limit_s(request) + 60
+    return runs * HARD_WALL_FACTOR * wall_limit_s(request) + 60
 
 
 def _worker_died(request: dict[str, Any], why: str) -> dict[str, Any]:

@@ -228,7 +228,7 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     cpu_budget = float(req.get("timeout_s") or 600)
     wall_limit = wall_limit_s(req)
     max_output = int(float(req.get("max_output_mb") or 50) * 1024 * 1024)
-    deadline = start + wall_limit
+    deadline = start + HARD_WALL_FACTOR * wall_limit
     budgets = stage_budgets(req)
     stage, result, fatal, progress = "import", None, None, None
     stage_since, stage_cpu_since, cpu = start, 0.0, 0.0
@@ -240,14 +240,15 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
         now = time.monotonic()
         left = deadline - now
         cpu = max(cpu, tree_cpu_s(pid))
-        if left <= 0:
+        if left <= 0 or stalled(now - start, cpu, wall_limit, cpu_budget):
             killed_for = "wall"
             break
         if cpu > cpu_budget:
             killed_for = "cpu"
             break
         if stage in budgets and (cpu - stage_cpu_since > budgets[stage]
-                                 or now - stage_since > WALL_FACTOR_STAGE * budgets[stage]):
+                                 or stalled(now - stage_since, cpu - stage_cpu_since,
+                                            WALL_FACTOR_STAGE * budgets[stage], budgets[stage])):
             killed_for, budget_hit = "budget", (stage, budgets[stage])
             break
         ready, _, _ = select.select(list(open_fds), [], [], min(left, POLL_S))
@@ -307,6 +308,20 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
 
 POLL_S = 0.5
 WALL_FACTOR_STAGE = 2.0  # deduction's wall backstop, as a multiple of its CPU budget
+STALLED_CPU_SHARE = 0.25  # past its wall backstop, a case that used less of its CPU budget is blocked
+HARD_WALL_FACTOR = 3.0   # and past this many backstops it ends whatever it uses
+
+
+def stalled(wall: float, cpu: float, wall_limit: float, cpu_budget: float) -> bool:
+    """Past its wall-clock backstop and not getting through its CPU budget: it sleeps or blocks.
+
+    A case that is busy but slowed by a loaded machine (a compile at a fifth of
+    a core) has used a good share of its CPU budget by then and goes on, up to
+    its CPU budget (or HARD_WALL_FACTOR backstops): the machine's load must not
+    decide its verdict. One that sleeps (a forward waiting on a socket, a
+    `time.sleep` loop) has used next to nothing and ends as `wall_backstop`.
+    """
+    return wall > wall_limit and cpu < STALLED_CPU_SHARE * cpu_budget
 
 
 def _keep_progress(result: dict[str, Any], progress: dict[str, Any] | None, stage: str, in_stage_s: float) -> None:
@@ -347,8 +362,9 @@ def _abnormal(status: int, stage: str, killed_for: str | None, fatal: str | None
                    error_msg=f"used its {cpu_budget:g} s of CPU (--timeout) in stage {stage}; process group killed")
     elif killed_for == "wall":
         res.update(status="timeout", error_type="Timeout", reason="wall_backstop",
-                   error_msg=f"no result after {wall_limit:g} s of wall clock (in stage {stage}) while under its "
-                             f"CPU budget: it sleeps or blocks; process group killed")
+                   error_msg=f"no result after {wall:.0f} s of wall clock (in stage {stage}; backstop "
+                             f"{wall_limit:g} s) with little of its CPU budget used: it sleeps or blocks; "
+                             "process group killed")
     elif killed_for == "output":
         res.update(status="crash", error_type="OutputLimitExceeded",
                    error_msg=f"case wrote more than {max_output // (1024 * 1024)} MB to stdout/stderr; killed")

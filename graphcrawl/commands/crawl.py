@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="CPU seconds per case, of its whole process tree (gcc included): a busy machine does "
                           "not change a verdict (default 300)")
     run.add_argument("--wall-timeout", type=float, default=None,
-                     help="wall-clock backstop per case, for one that sleeps or blocks (default 4 x --timeout)")
+                     help="wall-clock backstop per case, for one that sleeps or blocks: past it a case that "
+                          "used under a quarter of its CPU budget ends (default 4 x --timeout)")
     run.add_argument("--no-confirm", dest="confirm", action="store_false",
                      help="record a compiler failure without rerunning it once in a fresh process "
                           "(by default a failure the rerun does not repeat is recorded flaky)")
