@@ -35,19 +35,13 @@ def warm(backend: str, device: str) -> dict[str, Any]:
     key = (backend, device)
     if key in _WARMED:
         return _WARMED[key]
-    import resource
-
     import torch
 
     from capture import torch_api
-
-    def cpu() -> float:
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    from capture.checks.steps import process_cpu_s
 
     info: dict[str, Any] = {"threads_before": threads()}
-    start = cpu()
+    start = process_cpu_s()
     try:
         module = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()).to(device)
         x = torch.randn(2, 4, device=device)
@@ -58,6 +52,6 @@ def warm(backend: str, device: str) -> dict[str, Any]:
         info["error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:
         torch_api.reset()
-    info.update(cpu_s=round(cpu() - start, 3), threads_after=threads())
+    info.update(cpu_s=round(process_cpu_s() - start, 3), threads_after=threads())
     _WARMED[key] = info
     return info
