@@ -173,8 +173,7 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
     proj = " and repo_id = ?" if project else ""
     total_a, total_b = (cur.execute(f"select count(*) from results where run_id = ?{proj}",
                                     [run] + ([project] if project else [])).fetchone()[0] for run in (run_a, run_b))
-    # columns: 0 case, 1 repo, A: 2 status 3 stage 4-6 reduced 7 compile 8 speedup 9 breaks, B: 10..17
-    keys = {p[2:7] for p in pairs} | {p[10:15] for p in pairs}
+    keys = {p[2:7] for p in pairs} | {p[10:15] for p in pairs}   # (status, stage, reduced...) of each side
     flags = level_flags(conn, keys)
     names = list(predicates.LEVELS)
     count_a = [0] * len(names)
@@ -186,31 +185,34 @@ def compare_runs(store: Store, run_a: str, run_b: str, project: str | None = Non
     improve: list[dict[str, Any]] = []
     flaky: list[tuple[str, str, str, str]] = []
     for p in pairs:
-        fa, fb = flags[p[2:7]], flags[p[10:15]]
+        # the columns of _pair_sql: case, repo, each side's 8, then the pairs below
+        case, repo, side_a, side_b = p[0], p[1], p[2:10], p[10:18]
+        cache_a, cache_b, cpu_a, cpu_b, flaky_a, flaky_b = p[18:24]
+        sa, sb = side_a[0], side_b[0]
+        fa, fb = flags[side_a[:5]], flags[side_b[:5]]
         for i in range(len(names)):
             count_a[i] += fa[i]
             count_b[i] += fb[i]
-        sa, sb = p[2], p[10]
         transitions[(sa, sb)] += 1
-        if p[22] or p[23]:   # flaky in A or B: a verdict the rerun did not repeat is no change
-            flaky.append((p[0], p[1], sa, sb))
+        if flaky_a or flaky_b:   # a verdict the rerun did not repeat is no change
+            flaky.append((case, repo, sa, sb))
             continue
         if sa == PASS and sb != PASS:
-            failing.append((p[0], p[1], sa, sb))
+            failing.append((case, repo, sa, sb))
         elif sa != PASS and sb == PASS:
-            passing.append((p[0], p[1], sa, sb))
-        for metric, a, b in (("compile_s", p[7], p[15]), ("speedup", p[8], p[16]),
-                             ("graph_break_count", p[9], p[17])):
-            if metric == "compile_s" and p[18] != p[19]:
+            passing.append((case, repo, sa, sb))
+        for metric, a, b in (("compile_s", side_a[5], side_b[5]), ("speedup", side_a[6], side_b[6]),
+                             ("graph_break_count", side_a[7], side_b[7])):
+            if metric == "compile_s" and cache_a != cache_b:
                 continue  # a warm-cache compile is not comparable with a cold one
             if metric == "compile_s" and not timing["comparable"] and a is not None and b is not None:
-                if p[20] is None or p[21] is None:
+                if cpu_a is None or cpu_b is None:
                     timing["skipped"] = timing.get("skipped", 0) + 1
                     continue  # wall time under different load: no verdict
-                metric, a, b = "compile_cpu_s", p[20], p[21]
+                metric, a, b = "compile_cpu_s", cpu_a, cpu_b
             verdict = _metric_change(metric, a, b, th)
             if verdict:
-                row = {"case_id": p[0], "project": p[1], "status_a": sa, "status_b": sb, "a": a, "b": b,
+                row = {"case_id": case, "project": repo, "status_a": sa, "status_b": sb, "a": a, "b": b,
                        "metric": metric, "change": (b - a) if metric == "graph_break_count" else b / a}
                 (regress if verdict > 0 else improve).append(row)
     common = len(pairs)

@@ -15,6 +15,7 @@ import pytest
 from capture.checks.dynamic import derive_sizes
 from graphcrawl.cli import main
 from tests.conftest import sandbox_flags
+from tests.dbrows import results_by_qualname
 from tests.fixture_repos import EXPECTED_DYNAMIC, make_gradzoo
 
 
@@ -29,13 +30,6 @@ def dynamic_db(tmp_path_factory: pytest.TempPathFactory, session_workdir: Path) 
     return db
 
 
-def _rows(db: Path) -> dict[str, dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    rows = conn.execute("select r.*, m.qualname from results r join modules m on m.id = r.module_id")
-    return {row["qualname"]: dict(row) for row in rows}
-
-
 def test_the_run_is_named_and_marked_dynamic(dynamic_db: Path) -> None:
     ((run, check),) = sqlite3.connect(dynamic_db).execute('select id, "check" from runs')
     assert run.endswith("-aot_eager-dynamic") and check == "dynamic"
@@ -44,7 +38,7 @@ def test_the_run_is_named_and_marked_dynamic(dynamic_db: Path) -> None:
 @pytest.mark.parametrize("qualname", sorted(EXPECTED_DYNAMIC))
 def test_recompiles_per_new_batch_size(dynamic_db: Path, qualname: str) -> None:
     status, per_batch = EXPECTED_DYNAMIC[qualname]
-    row = _rows(dynamic_db)[qualname]
+    row = results_by_qualname(dynamic_db)[qualname]
     assert row["status"] == status
     sizes = {s["size"]: s for s in json.loads(row["sizes"])}
     got = [sizes[f"batch={b}"].get("recompiles") for b in (3, 4, 7)]
@@ -52,20 +46,20 @@ def test_recompiles_per_new_batch_size(dynamic_db: Path, qualname: str) -> None:
 
 
 def test_every_recompile_has_torchs_guard_failure_reason(dynamic_db: Path) -> None:
-    row = _rows(dynamic_db)["LoopsOverBatch"]
+    row = results_by_qualname(dynamic_db)["LoopsOverBatch"]
     reasons = json.loads(row["recompile_reasons"])
     assert row["recompiles"] == len(reasons) == 3
     assert all("size mismatch at index 0" in r for r in reasons)
 
 
 def test_automatic_dynamism_keeps_one_graph_and_dynamic_true_passes(dynamic_db: Path) -> None:
-    row = _rows(dynamic_db)["TrainsFine"]
+    row = results_by_qualname(dynamic_db)["TrainsFine"]
     assert row["recompiles"] == 1 and row["dynamic_true"] == "pass"
     assert all(s["parity"] for s in json.loads(row["sizes"]))
 
 
 def test_a_size_eager_rejects_is_not_counted_against_the_compiler(dynamic_db: Path) -> None:
-    row = _rows(dynamic_db)["PairsOnly"]
+    row = results_by_qualname(dynamic_db)["PairsOnly"]
     sizes = {s["size"]: s for s in json.loads(row["sizes"])}
     assert sizes["batch=3"]["eager"] == "rejected" and "shape" in sizes["batch=3"]["error"]
     assert row["sizes_rejected"] == 2 and row["sizes_tried"] == 1 and row["status"] == "pass"

@@ -19,6 +19,7 @@ import pytest
 from db.status import failure_kind
 from graphcrawl.cli import main
 from tests.conftest import sandbox_flags
+from tests.dbrows import results_by_qualname
 from tests.export_fixtures import EXPECTED_EXPORT, make_exportzoo, make_hang_repo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,11 +40,7 @@ def export_db(tmp_path_factory: pytest.TempPathFactory, session_workdir: Path) -
 
 
 def _rows(db: Path, run_like: str = "%-export") -> dict[str, dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    rows = conn.execute("select r.*, m.qualname from results r join modules m on m.id = r.module_id "
-                        "where r.run_id like ?", [run_like])
-    return {row["qualname"]: dict(row) for row in rows}
+    return results_by_qualname(db, run_like)
 
 
 def test_export_is_a_run_of_its_own_over_the_stored_cases(export_db: tuple[Path, Path, dict]) -> None:

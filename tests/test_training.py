@@ -13,6 +13,7 @@ import pytest
 
 from graphcrawl.cli import main
 from tests.conftest import sandbox_flags
+from tests.dbrows import results_by_qualname
 from tests.fixture_repos import EXPECTED_GRAD_INFERENCE, EXPECTED_TRAINING, make_gradzoo
 
 
@@ -30,14 +31,6 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, session_workdir: Path) -> 
     return db, specs_before, dict(sqlite3.connect(db).execute("select id, spec from cases"))
 
 
-def _rows(db: Path, run_like: str) -> dict[str, dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    rows = conn.execute("select r.*, m.qualname from results r join modules m on m.id = r.module_id "
-                        "where r.run_id like ?", [run_like])
-    return {row["qualname"]: dict(row) for row in rows}
-
-
 def test_training_is_a_run_of_its_own_over_the_same_cases(crawled: tuple[Path, dict, dict]) -> None:
     db, before, after = crawled
     assert before == after and all(before.values())
@@ -47,17 +40,17 @@ def test_training_is_a_run_of_its_own_over_the_same_cases(crawled: tuple[Path, d
 
 
 def test_inference_passes_every_gradzoo_module(crawled: tuple[Path, dict, dict]) -> None:
-    got = {q: r["status"] for q, r in _rows(crawled[0], "%-aot_eager").items()}
+    got = {q: r["status"] for q, r in results_by_qualname(crawled[0], "%-aot_eager").items()}
     assert got == EXPECTED_GRAD_INFERENCE
 
 
 def test_each_module_ends_where_it_should_in_training(crawled: tuple[Path, dict, dict]) -> None:
-    got = {q: (r["status"], r["stage"], r["reason"]) for q, r in _rows(crawled[0], "%-training").items()}
+    got = {q: (r["status"], r["stage"], r["reason"]) for q, r in results_by_qualname(crawled[0], "%-training").items()}
     assert got == EXPECTED_TRAINING
 
 
 def test_a_passing_module_records_backward_graphs_and_speedup(crawled: tuple[Path, dict, dict]) -> None:
-    row = _rows(crawled[0], "%-training")["TrainsFine"]
+    row = results_by_qualname(crawled[0], "%-training")["TrainsFine"]
     assert row["backward_graphs"] == 1 and row["backward_compile_s"] > 0
     assert row["speedup"] > 0 and row["max_abs_err"] < 1e-3 and row["graph_count"] == 1
     stages = json.loads(row["stage_s"])
@@ -65,19 +58,19 @@ def test_a_passing_module_records_backward_graphs_and_speedup(crawled: tuple[Pat
 
 
 def test_dropout_in_training_passes_under_identical_rng_and_stays_flagged(crawled: tuple[Path, dict, dict]) -> None:
-    row = _rows(crawled[0], "%-training")["DropsOut"]
+    row = results_by_qualname(crawled[0], "%-training")["DropsOut"]
     assert (row["status"], row["rng_dependent"], row["nondeterministic"]) == ("pass", 1, 0)
     assert row["max_abs_err"] is not None and row["max_abs_err"] <= 1e-3
 
 
 def test_a_wrong_backward_names_the_gradient_that_differs(crawled: tuple[Path, dict, dict]) -> None:
-    row = _rows(crawled[0], "%-training")["WrongGradUnderCompile"]
+    row = results_by_qualname(crawled[0], "%-training")["WrongGradUnderCompile"]
     assert "gradient lin.weight.grad" in row["error_msg"] or "gradient lin.bias.grad" in row["error_msg"]
     assert row["max_abs_err"] > 1e-3
 
 
 def test_a_backward_that_cannot_be_traced_is_a_backward_compile_failure(crawled: tuple[Path, dict, dict]) -> None:
-    row = _rows(crawled[0], "%-training")["BackwardWontCompile"]
+    row = results_by_qualname(crawled[0], "%-training")["BackwardWontCompile"]
     assert "fake impl" in row["error_msg"] and "scale3_grad" in row["error_msg"]
 
 

@@ -19,15 +19,8 @@ import pytest
 
 from graphcrawl.cli import main
 from tests.conftest import sandbox_flags
+from tests.dbrows import results_by_qualname
 from tests.verdict_repos import make_burnzoo, make_verdictzoo
-
-
-def _rows(db: Path, run_like: str = "%") -> dict[str, dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    rows = conn.execute("select r.*, m.qualname from results r join modules m on m.id = r.module_id "
-                        "where r.run_id like ?", [run_like])
-    return {row["qualname"]: dict(row) for row in rows}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +38,14 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory, session_workdir: Path) ->
 
 
 def test_a_failure_its_rerun_does_not_repeat_is_flaky_with_both_outcomes(verdicts: Path) -> None:
-    row = _rows(verdicts, "%-eager")["WrongOnFirstRunOnly"]
+    row = results_by_qualname(verdicts, "%-eager")["WrongOnFirstRunOnly"]
     assert (row["status"], row["stage"], row["flaky"]) == ("parity_failed", "parity", 1)
     rerun = json.loads(row["rerun"])
     assert rerun["status"] == "pass" and row["rerun_s"] > 0
 
 
 def test_a_failure_that_repeats_is_confirmed(verdicts: Path) -> None:
-    row = _rows(verdicts, "%-eager")["WrongEveryTime"]
+    row = results_by_qualname(verdicts, "%-eager")["WrongEveryTime"]
     assert (row["status"], row["stage"], row["flaky"]) == ("parity_failed", "parity", 0)
     assert json.loads(row["rerun"])["status"] == "parity_failed"
 
@@ -75,7 +68,7 @@ def test_triage_lists_confirmed_compiler_failures_then_flaky_ones(verdicts: Path
 
 
 def test_nondeterministic_eager_ends_after_the_compile_without_parity_or_timing(verdicts: Path) -> None:
-    row = _rows(verdicts, "%-eager")["ChangesEveryCall"]
+    row = results_by_qualname(verdicts, "%-eager")["ChangesEveryCall"]
     assert (row["status"], row["nondeterministic"]) == ("eager_nondeterministic", 1)
     assert row["compile_s"] is not None and row["graph_count"] >= 1      # the compiler still ran
     assert row["max_abs_err"] is None and row["speedup"] is None        # no verdict on numbers, no timing
@@ -85,11 +78,11 @@ def test_nondeterministic_eager_ends_after_the_compile_without_parity_or_timing(
 def test_no_tensor_operation_gets_the_same_verdict_from_every_check(verdicts: Path) -> None:
     """The one step that judges "Dynamo captured nothing" serves every check: never the compiler's."""
     got = {run.rsplit("-", 1)[-1]: (r["status"], r["reason"]) for run in _runs(verdicts)
-           for q, r in _rows(verdicts, run).items() if q == "ReturnsInput"}
+           for q, r in results_by_qualname(verdicts, run).items() if q == "ReturnsInput"}
     assert got["eager"] == ("capture_failed", "no_tensor_ops")
     assert got["dynamic"] == ("capture_failed", "no_tensor_ops")
     assert got["training"] == ("eager_failed", "no_parameters")   # nothing to train comes first
-    assert all(r["rerun"] is None for r in _rows(verdicts).values() if r["qualname"] == "ReturnsInput")
+    assert all(r["rerun"] is None for r in results_by_qualname(verdicts).values() if r["qualname"] == "ReturnsInput")
 
 
 def test_compare_never_counts_a_flaky_case_as_a_regression(verdicts: Path, tmp_path: Path,
@@ -126,7 +119,7 @@ def burnzoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _crawl_burn(db: Path, repo: Path, workdir: Path, timeout: str, run: str) -> dict:
     assert main(["crawl", "--db", str(db), "--repo", repo.as_uri(), "--workdir", str(workdir), "--workers", "1",
                  "--timeout", timeout, "--run", run, "--no-progress", *sandbox_flags()]) == 0
-    return _rows(db, run)["BurnsAtCompile"]
+    return results_by_qualname(db, run)["BurnsAtCompile"]
 
 
 def test_a_compile_past_its_cpu_budget_is_a_timeout_that_keeps_its_capture(burnzoo: Path, tmp_path: Path,
