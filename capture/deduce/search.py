@@ -136,7 +136,7 @@ WANTS_SCALAR = re.compile(r"unsupported operand type\(s\) for .*: '(list|tuple)'
                           r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'|"
                           r"must be tuple of ints, but found element of type (list|tuple)|"
                           r"type must be tuple of ints,\s*but got (list|tuple)")
-WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|'float' object cannot be interpreted as an integer|"
+WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|must be tuple of ints, not float|'float' object cannot be interpreted as an integer|"
                        r"argument '\w+' must be int, not float|float object cannot be interpreted|"
                        r"received an invalid combination of arguments.*float")
 MODULE_ATTRS = re.compile(r"^(parameters|state_dict|eval|train|weight|bias|forward|modules|children|"
@@ -425,7 +425,9 @@ def _init_fix(cls: type, exc: BaseException, state: _InitState, reading_uses: di
                 _set(state, n, dict(spec["items"][0]))
                 return "init:list-to-scalar"
     if WANTS_INT.search(msg):
-        for n in culprits or names:
+        # the float may come from an argument the raising line does not name (a size computed
+        # from growth_rate one call up): the named ones first, then the others
+        for n in culprits + [n for n in names if n not in culprits]:
             spec = _get(state, n)
             if spec is not None and spec["kind"] == "const" and isinstance(spec["value"], float) and n not in state.changed:
                 _set(state, n, const(int(spec["value"]) or 1))

@@ -49,6 +49,8 @@ _ROLE_ARGS: dict[str, list[str]] = {
     "MaxPool2d": ["kernel_size", "stride"], "AvgPool2d": ["kernel_size", "stride"],
     "Upsample": ["size", "scale_factor"],
     "PixelShuffle": ["upscale_factor"],
+    # torch.Tensor(rgb_mean) / torch.FloatTensor(std): the argument is the tensor's data, a sequence
+    "Tensor": ["data"], "FloatTensor": ["data"], "tensor": ["data"], "as_tensor": ["data"],
 }
 _KW_ROLES = {"in_channels", "out_channels", "kernel_size", "stride", "padding", "groups", "dilation",
              "in_features", "out_features", "num_embeddings", "embedding_dim", "input_size",
@@ -471,8 +473,10 @@ class _Reader:
             k = self.key(kw.value)
             if k and kw.arg in _KW_ROLES:
                 self.u(k).roles.append((name, kw.arg))
-        # self.layer(x): the first layer an input meets
+        # self.layer(x): the first layer an input meets; `self.layer.forward(x)` is the same call
         path = _self_path(func)
+        if path and path.endswith(".forward"):
+            path = path[: -len(".forward")]
         if path is None and isinstance(func, ast.Name) and func.id in self.loop_vars:
             path = self.loop_vars[func.id]
         if path is None and isinstance(func, ast.Subscript):
