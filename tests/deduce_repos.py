@@ -32,6 +32,29 @@ class SelfAttention(nn.Module):
         queries = self.q_proj.forward(state)
         return torch.einsum("bqc,bkc->bqk", queries, keys).softmax(-1)
 ''',
+    # 1b. a padding mask the attention adds un-expanded ([b, 1, 1, k] in real use): its alternatives
+    #     must be tried with the sequence input, not only with the best-ranked (a vector)
+    "masked.py": '''
+import torch
+from torch import nn
+
+
+class MaskedAttention(nn.Module):
+    def __init__(self, head_count: int, embed_count: int):
+        super().__init__()
+        self.head_count = head_count
+        self.k_proj = nn.Linear(embed_count, embed_count, bias=False)
+        self.q_proj = nn.Linear(embed_count, embed_count, bias=False)
+
+    def forward(self, state, attention_mask):
+        keys = self.k_proj(state)
+        queries = self.q_proj(state)
+        keys = keys.reshape(keys.shape[:2] + (self.head_count, -1))
+        queries = queries.reshape(queries.shape[:2] + (self.head_count, -1))
+        weights = torch.einsum("bqhc,bkhc->bhqk", queries, keys)
+        weights = weights + (1 - attention_mask.to(torch.float32)) * -1e12
+        return weights.softmax(-1)
+''',
     # 2. a wrapped module annotated nn.Module, called with the input and *args (revlib style)
     "wrap.py": '''
 import torch
@@ -146,6 +169,7 @@ class Helped(nn.Module):
 
 EXPECTED: dict[tuple[str, str], str] = {
     ("attn.py", "SelfAttention"): "runnable",
+    ("masked.py", "MaskedAttention"): "runnable",
     ("wrap.py", "Stem"): "runnable",
     ("dense.py", "DenseLayer"): "runnable",
     ("dense.py", "DenseBlock"): "runnable",

@@ -66,6 +66,13 @@ def test_a_layer_called_through_forward_shapes_the_input(deduce_crawl: Path) -> 
     assert any(rule.startswith("layer:linear") for rule in json.loads(row["found_by"]))
 
 
+def test_a_mask_is_varied_with_the_sequence_input(deduce_crawl: Path) -> None:
+    row = _results(deduce_crawl, "eager")[("masked.py", "MaskedAttention")]
+    state, mask = json.loads(row["spec"])["inputs"]["args"]
+    assert len(state["shape"]) == 3 and mask["dtype"] == "bool"
+    assert any(rule.startswith("name:mask") for rule in json.loads(row["found_by"]))
+
+
 def test_a_module_annotated_argument_is_a_layer(deduce_crawl: Path) -> None:
     row = _results(deduce_crawl, "eager")[("wrap.py", "Stem")]
     assert _kwargs(row)["wrapped_module"] == {"kind": "module", "name": "Identity"}
