@@ -97,3 +97,11 @@ def test_stubs_used_says_which_stubs_the_case_leaned_on(deduce_crawl: Path) -> N
         assert {key: json.loads(row["stubs"] or "[]") for key, row in rows.items() if key in STUBS} == STUBS
         assert {key: json.loads(row["stubs_used"]) for key, row in rows.items() if row["stubs_used"] != "[]"} == USED
         assert all(row["stubs_used"] is not None for row in rows.values())  # every case ran in eager
+
+
+def test_report_gives_both_no_stub_figures(deduce_crawl: Path, capsys) -> None:
+    assert main(["report", "--db", str(deduce_crawl), "--run", "eager", "--format", "json"]) == 0
+    dep = json.loads(capsys.readouterr().out)["yield"]["runnable_stubs"]
+    assert dep["runnable"] == len(EXPECTED) and dep["use_known"] == len(EXPECTED)
+    assert dep["no_stub"] == len(EXPECTED) - len(STUBS)  # what the import asked for
+    assert dep["no_stub_used"] == len(EXPECTED) - len(USED)  # what the case touched once imported
