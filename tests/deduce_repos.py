@@ -110,6 +110,34 @@ class MeanShift(nn.Conv2d):
         for p in self.parameters():
             p.requires_grad = False
 ''',
+    # 4b. torch.Tensor(a, b) and torch.Tensor(n) are the size form: those arguments stay ints
+    "sizes.py": '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class NoisyLinear(nn.Module):
+    def __init__(self, in_features, out_features, std_init=0.5):
+        super().__init__()
+        self.weight_mu = nn.Parameter(torch.Tensor(out_features, in_features))
+        self.bias_mu = nn.Parameter(torch.Tensor(out_features))
+        self.weight_mu.data.uniform_(-0.1, 0.1)
+        self.bias_mu.data.zero_()
+
+    def forward(self, x):
+        return F.linear(x, self.weight_mu, self.bias_mu)
+
+
+class ChannelNorm(nn.Module):
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.Tensor(num_features).uniform_())
+        self.beta = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, x):
+        return x * self.gamma.view(1, -1, 1, 1) + self.beta.view(1, -1, 1, 1)
+''',
     # 5. a project's own to() that fails on a float attribute (soft-actor-critic style): a cpu case is
     #    built on the cpu and never needs it
     "policy.py": '''
@@ -175,6 +203,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("dense.py", "DenseBlock"): "runnable",
     ("common.py", "MeanShift"): "runnable",
     ("policy.py", "Policy"): "runnable",
+    ("sizes.py", "NoisyLinear"): "runnable",
+    ("sizes.py", "ChannelNorm"): "runnable",
     ("data_model.py", "Plain"): "runnable",
     ("helper_model.py", "Helped"): "runnable",
 }

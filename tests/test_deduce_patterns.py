@@ -91,6 +91,14 @@ def test_tensor_data_arguments_are_sequences(deduce_crawl: Path) -> None:
         assert kwargs[name]["kind"] == "list" and len(kwargs[name]["items"]) == 3
 
 
+def test_size_form_tensor_arguments_stay_ints(deduce_crawl: Path) -> None:
+    rows = _results(deduce_crawl, "eager")
+    for key, names in ((("sizes.py", "NoisyLinear"), ("in_features", "out_features")),
+                       (("sizes.py", "ChannelNorm"), ("num_features",))):
+        kwargs = _kwargs(rows[key])
+        assert all(kwargs[n]["kind"] == "const" and isinstance(kwargs[n]["value"], int) for n in names)
+
+
 def test_stubs_used_says_which_stubs_the_case_leaned_on(deduce_crawl: Path) -> None:
     for run in ("eager", "replay"):
         rows = _results(deduce_crawl, run)

@@ -654,7 +654,7 @@ class _Attempt:
 # get their turn: a fix chain on a wrong first guess (an image where a padding mask was the
 # problem) otherwise spends the whole budget while the right alternative waits at the back.
 # Its later fixes are not dropped, only queued behind the first attempts not yet tried.
-FIX_TRIES_PER_ROOT = 12
+FIX_TRIES_PER_ROOT = 20
 
 
 def _assemble(slots: list[Slot], choices: list[tuple[str, dict[str, Any]]]) -> _Attempt:
@@ -679,7 +679,7 @@ def _first_attempts(slots: list[Slot], cands: Any) -> list[_Attempt]:
     for k, p in enumerate(primary_list[:10]):
         others = rest(p)
         attempts.append(_assemble(slots, [p] + [o[0] for o in others]))
-        if k > 0 and len(slots) > 1:
+        if k > 0 and len(slots) > 1 and p[0].startswith("layer:"):  # one the first layer asked for, no generic guess
             attempts[-1].primary = p
     if len(slots) > 1:
         best = primary_list[0]

@@ -49,9 +49,10 @@ _ROLE_ARGS: dict[str, list[str]] = {
     "MaxPool2d": ["kernel_size", "stride"], "AvgPool2d": ["kernel_size", "stride"],
     "Upsample": ["size", "scale_factor"],
     "PixelShuffle": ["upscale_factor"],
-    # torch.Tensor(rgb_mean) / torch.FloatTensor(std): the argument is the tensor's data, a sequence
-    "Tensor": ["data"], "FloatTensor": ["data"], "tensor": ["data"], "as_tensor": ["data"],
 }
+# torch.Tensor(rgb_mean) / torch.tensor(std): with one argument, the tensor's data (a sequence);
+# torch.Tensor(out_features, in_features) is the size form, its arguments sizes (visit_Call)
+_DATA_CALLS = {"Tensor", "FloatTensor", "tensor", "as_tensor"}
 _KW_ROLES = {"in_channels", "out_channels", "kernel_size", "stride", "padding", "groups", "dilation",
              "in_features", "out_features", "num_embeddings", "embedding_dim", "input_size",
              "hidden_size", "num_layers", "num_features", "normalized_shape", "num_groups",
@@ -463,6 +464,10 @@ class _Reader:
                 k = self.key(a)
                 if k:
                     self.u(k).iterated = True
+        if name in _DATA_CALLS and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
+            k = self.key(node.args[0])
+            if k:
+                self.u(k).roles.append((name, "data"))
         roles = _ROLE_ARGS.get(name)
         if roles:
             for i, a in enumerate(node.args):

@@ -171,8 +171,14 @@ def value_from_use(name: str, use: Use, annotation: Any = inspect.Parameter.empt
             return const(3), "init:role-in-channels"
         if "num_embeddings" in roles and named != 10:
             return const(100), "init:role-vocab"
-        if roles == {"data"}:  # torch.Tensor(rgb_mean): a sequence of values (one per colour channel)
-            return {"kind": "list", "items": [const(0.5)] * 3}, "init:role-data"
+        if roles == {"data"}:
+            # torch.tensor(x) takes data; torch.Tensor(x) takes data or a size: data when the name says a
+            # float (rgb_mean, std), which no size can be. Data: one value per colour channel.
+            calls = {c for c, r in use.roles if r == "data"}
+            guessed = guess_value(name, annotation)
+            if calls & {"tensor", "as_tensor"} or (guessed["kind"] == "const" and isinstance(guessed["value"], float)):
+                return {"kind": "list", "items": [const(0.5)] * 3}, "init:role-data"
+            return const(named if named is not None and named > 1 else 16), "init:role"
         fixed = roles & set(_ROLE_VALUES)
         if fixed and not roles & _NUMERIC_ROLES:
             return const(_ROLE_VALUES[sorted(fixed)[0]]), "init:role"
