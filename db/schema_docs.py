@@ -131,6 +131,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "nondeterministic": "1 when two eager runs with the same seed differed",
         "rng_dependent": "1 when a reseeded eager run differed (output depends on the RNG)",
         "stubs": "packages stubbed for this result (JSON list)",
+        "stubs_used": "of stubs, the entries the case leaned on once imported: a stand-in it called or read while "
+                      "built, deduced or run in eager (JSON list; [] when it touched none; entries that are no "
+                      "stand-in, like skipped statements and compat shims, always count; null before eager ran)",
         "graph_count": "graphs Dynamo captured",
         "graph_break_count": "graph breaks (graphs - 1 when nothing was skipped)",
         "break_reasons": "torch's graph-break reasons, one per break (JSON list)",

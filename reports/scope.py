@@ -54,9 +54,10 @@ class Row(NamedTuple):
     error_type: str | None             # only for import_failed
     error_msg: str | None              # only for import_failed (first 300 characters)
     reason: str | None = None          # results.reason, only the classes in db.status.NOT_COMPILER_REASONS
+    stubs_used: str | None = None      # results.stubs_used (JSON list text, '[]' when none); None before eager
 
 
-def _row_sql(reason_col: str = "null") -> str:
+def _row_sql(reason_col: str = "null", used_col: str = "null") -> str:
     from reports import predicates
     r = predicates.REDUCED
     return f"""
@@ -67,7 +68,8 @@ def _row_sql(reason_col: str = "null") -> str:
                nullif(coalesce(x.stubs, c.stubs), '[]'), c.found_by, c.spec is not null,
                case when x.status = 'import_failed' then x.error_type end,
                case when x.status = 'import_failed' then substr(x.error_msg, 1, 300) end,
-               case when {reason_col} in {predicates.NOT_COMPILER_SQL} then {reason_col} end
+               case when {reason_col} in {predicates.NOT_COMPILER_SQL} then {reason_col} end,
+               {used_col}
         from results x left join cases c on c.id = x.case_id"""
 
 
@@ -112,7 +114,7 @@ class Scope:
             cur = self.conn.cursor()
             cur.row_factory = None   # plain tuples: sqlite3.Row per row costs more than the query
             self._cache["rows"] = [Row._make(r) for r in cur.execute(
-                f"{_row_sql(self.col('reason'))} where {where}", params)]
+                f"{_row_sql(self.col('reason'), self.col('stubs_used'))} where {where}", params)]
         return self._cache["rows"]
 
     def groups(self) -> list[Group]:

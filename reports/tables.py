@@ -160,7 +160,9 @@ def report_tables(data: dict[str, Any]) -> list[Table]:
     if dep and dep["runnable"]:
         out.append(_table("Yield: stubs the runnable cases still depend on", ["stub", "runnable cases", "projects"], [
             [p["package"], num(p["cases"]), num(p["projects"])] for p in dep["stubs"]], numeric=(1, 2),
-            caption=f"{dep['no_stub']:,} of {dep['runnable']:,} runnable cases ({pct(dep['no_stub_pct'])}) use no stub"))
+            caption=f"{dep['no_stub']:,} of {dep['runnable']:,} runnable cases ({pct(dep['no_stub_pct'])}) use no stub"
+            + (f"; {dep['no_stub_used']:,} of {dep['use_known']:,} ({pct(dep['no_stub_used_pct'])}) touched none "
+               f"once imported" if dep.get("use_known") else "")))
     if y["stubbed_packages"]:
         out.append(_table("Yield: stubbed packages (cases that loaded anyway)", ["package", "cases", "projects"], [
             [p["package"], num(p["cases"]), num(p["projects"])] for p in y["stubbed_packages"]], numeric=(1, 2)))

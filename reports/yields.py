@@ -104,8 +104,14 @@ def runnable_stubs(scope: Scope, limit: int | None = 15) -> dict[str, Any]:
     no_stub = sum(1 for r in ran if not r.stubs)
     # top-level statements the loader skipped (capture/loading/tolerant.py), counted as stubs are
     skipped = sum(1 for r in ran if r.stubs and '"skipped:' in r.stubs)
+    # of those whose result says which stubs they touched once imported (results.stubs_used):
+    # a stub only the file's import asked for is no dependence (capture/loading/stub_use.py)
+    known = [r for r in ran if r.stubs_used is not None]
+    no_used = sum(1 for r in known if r.stubs_used == "[]")
     return {"runnable": len(ran), "no_stub": no_stub, "with_skipped_statements": skipped,
-            "no_stub_pct": round(100.0 * no_stub / len(ran), 2) if ran else None, "stubs": stubs}
+            "no_stub_pct": round(100.0 * no_stub / len(ran), 2) if ran else None, "stubs": stubs,
+            "use_known": len(known), "no_stub_used": no_used,
+            "no_stub_used_pct": round(100.0 * no_used / len(known), 2) if known else None}
 
 
 def yield_section(scope: Scope, limit: int | None = 15) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def row_for(req: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
         "repo": req["repo_id"], "path": req["path"], "qualname": req["qualname"],
         "status": res.get("status", "crash"), "stage": res.get("stage"),
         "found_by": res.get("found_by") or [], "tries": res.get("tries"),
-        "stubs": res.get("stubs") or [], "wall_s": res.get("wall_s"), "reason": res.get("reason"),
+        "stubs": res.get("stubs") or [], "stubs_used": res.get("stubs_used"), "wall_s": res.get("wall_s"), "reason": res.get("reason"),
     }
     if row["status"] != "runnable":
         row["error_type"] = res.get("error_type")
@@ -186,15 +186,25 @@ def report(rows: list[dict[str, Any]], scanned: dict[str, int], pb: dict[str, in
     print(f"runnable cases needing no stub: {no_stub} of {len(runnable_rows)} "
           f"({no_stub / max(1, len(runnable_rows)):.1%}); stubs the others depend on: "
           + ", ".join(f"{k} {v}" for k, v in stubs.most_common(12)), file=out)
+    # Touched once imported (results.stubs_used, capture/loading/stub_use.py): a stub only the
+    # file's import asked for is no dependence. Rows from an older graphcrawl have no such field.
+    known = [r for r in runnable_rows if r.get("stubs_used") is not None]
+    no_used = sum(1 for r in known if not r["stubs_used"])
+    if known:
+        used = Counter(s for r in known for s in r["stubs_used"])
+        print(f"runnable cases that used no stub once imported: {no_used} of {len(known)} "
+              f"({no_used / len(known):.1%}); stubs they used: "
+              + ", ".join(f"{k} {v}" for k, v in used.most_common(12)), file=out)
     figures = targets(per, pb) if pb is not None else {}
     if figures:
         print(f"targets over the {figures['repos']} repos where paritybench made >=1 module run: "
               f"below paritybench on {figures['below']} (target <= 5 in 70), at zero on {figures['zero']} "
               f"(target <= 1), ratio {figures['ratio']:.2f}x, {figures['ratio_wo_largest']:.2f}x without the "
               f"largest ({figures['largest']}) (target >= 1.5x), no stub {no_stub / max(1, len(runnable_rows)):.1%} "
-              f"(target >= 50%)", file=out)
+              f"(target >= 50%)" + (f"; {no_used / len(known):.1%} used none once imported" if known else ""), file=out)
     return {"scanned": total["scanned"], "runnable": total["runnable"], "repos_with_modules": len(with_modules),
-            "repos_yielding": len(yielded), "no_stub": no_stub, **figures, **{k: total[k] for k, _ in COLUMNS}}
+            "repos_yielding": len(yielded), "no_stub": no_stub,
+            "no_stub_used": no_used if known else None, **figures, **{k: total[k] for k, _ in COLUMNS}}
 
 
 def targets(per: dict[str, Counter], pb: dict[str, int]) -> dict[str, Any]:

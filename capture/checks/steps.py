@@ -20,6 +20,7 @@ from backend import parity as parity_mod
 from backend.timing import interleaved_ms, paired_overhead
 from capture import torch_api
 from capture.deduce.search import DeduceFailed, deduce, is_input_error
+from capture.loading import stub_use
 from capture.loading.importer import LoadError, load_class
 from capture.deduce.replay import build_inputs, build_module
 from db.status import CaseStatus as S, Stage
@@ -162,6 +163,7 @@ def load(c: Case) -> None:
             fields = {"stubs": sorted(set(c.result["stubs"]) | ({exc.missing} if exc.missing else set()))}
             raise CaseEnded(S.IMPORT_FAILED, Stage.IMPORT, exc.cause or exc, **fields) from None
     c.result["stubs"] = stubs
+    stub_use.arm()  # from here on, a stand-in the case touches is one it depends on (eager records which)
     if not (isinstance(c.cls, type) and issubclass(c.cls, torch.nn.Module)):
         raise CaseEnded(S.INIT_FAILED, Stage.INIT, TypeError(f"{c.req['qualname']} is not an nn.Module subclass"))
 
@@ -188,9 +190,22 @@ def build(c: Case) -> None:
                 c.module = build_module(c.cls, c.spec)
             except Exception as exc:  # noqa: BLE001
                 raise CaseEnded(S.INIT_FAILED, Stage.INIT, exc) from None
-    c.module = c.module.to(c.device)
+    c.module = to_device(c.module, c.device)
     args, kwargs = build_inputs(c.spec)
     c.args, c.kwargs = move(args, c.device), move(kwargs, c.device)
+
+
+def to_device(module: torch.nn.Module, device: str) -> torch.nn.Module:
+    """The module on `device`. Built on the cpu already, a cpu case is left as it is: a project's own
+    `to()` override (`self.action_scale.to(device)` on a float) is project code the case never
+    asked for; where a move is needed and fails, the module is not built (init_failed)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    if all(t.device == torch.device(device) for t in tensors):
+        return module
+    try:
+        return module.to(device)
+    except Exception as exc:  # noqa: BLE001 - the project's to() failing is the case's status
+        raise CaseEnded(S.INIT_FAILED, Stage.INIT, exc) from None
 
 
 # -- eager ------------------------------------------------------------------------
@@ -210,6 +225,7 @@ def eager(c: Case) -> None:
         raise CaseEnded(S.EAGER_FAILED, Stage.EAGER, TypeError(
             f"forward returned no tensor (got {type(out1).__name__}); nothing to capture or compare"))
     c.eager_out = out1
+    c.result["stubs_used"] = stub_use.used(c.result.get("stubs") or [], stub_use.disarm())
     c.result.update(nondeterministic=not parity_mod.outputs_equal(out1, out2),
                     rng_dependent=not parity_mod.outputs_equal(out1, out3))
     if c.module.training:

@@ -136,7 +136,7 @@ WANTS_SCALAR = re.compile(r"unsupported operand type\(s\) for .*: '(list|tuple)'
                           r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'|"
                           r"must be tuple of ints, but found element of type (list|tuple)|"
                           r"type must be tuple of ints,\s*but got (list|tuple)")
-WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|'float' object cannot be interpreted as an integer|"
+WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|must be tuple of ints, not float|'float' object cannot be interpreted as an integer|"
                        r"argument '\w+' must be int, not float|float object cannot be interpreted|"
                        r"received an invalid combination of arguments.*float")
 MODULE_ATTRS = re.compile(r"^(parameters|state_dict|eval|train|weight|bias|forward|modules|children|"
@@ -425,7 +425,9 @@ def _init_fix(cls: type, exc: BaseException, state: _InitState, reading_uses: di
                 _set(state, n, dict(spec["items"][0]))
                 return "init:list-to-scalar"
     if WANTS_INT.search(msg):
-        for n in culprits or names:
+        # the float may come from an argument the raising line does not name (a size computed
+        # from growth_rate one call up): the named ones first, then the others
+        for n in culprits + [n for n in names if n not in culprits]:
             spec = _get(state, n)
             if spec is not None and spec["kind"] == "const" and isinstance(spec["value"], float) and n not in state.changed:
                 _set(state, n, const(int(spec["value"]) or 1))
@@ -644,6 +646,15 @@ class _Attempt:
     inputs: dict[str, Any]
     rules: list[str]
     depth: int = 0
+    root: int = 0  # which first attempt this one was fixed from
+    primary: Any = None  # a first attempt with a primary other than the best: (rule, spec) of that primary
+
+
+# Tries one first attempt and the fixes grown from it may take before the other first attempts
+# get their turn: a fix chain on a wrong first guess (an image where a padding mask was the
+# problem) otherwise spends the whole budget while the right alternative waits at the back.
+# Its later fixes are not dropped, only queued behind the first attempts not yet tried.
+FIX_TRIES_PER_ROOT = 20
 
 
 def _assemble(slots: list[Slot], choices: list[tuple[str, dict[str, Any]]]) -> _Attempt:
@@ -665,9 +676,11 @@ def _first_attempts(slots: list[Slot], cands: Any) -> list[_Attempt]:
     def rest(primary: tuple[str, dict[str, Any]]) -> list[list[tuple[str, dict[str, Any]]]]:
         return [cands(i, primary[1]) for i in range(1, len(slots))]
 
-    for p in primary_list[:10]:
+    for k, p in enumerate(primary_list[:10]):
         others = rest(p)
         attempts.append(_assemble(slots, [p] + [o[0] for o in others]))
+        if k > 0 and len(slots) > 1 and p[0].startswith("layer:"):  # one the first layer asked for, no generic guess
+            attempts[-1].primary = p
     if len(slots) > 1:
         best = primary_list[0]
         others = rest(best)
@@ -677,6 +690,19 @@ def _first_attempts(slots: list[Slot], cands: Any) -> list[_Attempt]:
                 choice[i] = alt
                 attempts.append(_assemble(slots, choice))
     return attempts
+
+
+def _alternatives_with(slots: list[Slot], cands: Any, primary: tuple[str, dict[str, Any]], root: int) -> list[_Attempt]:
+    """Each other slot's alternatives in turn, with `primary` for the first slot."""
+    others = [cands(i, primary[1]) for i in range(1, len(slots))]
+    out = []
+    for i, lst in enumerate(others, start=1):
+        for alt in lst[1:5]:
+            choice = [primary] + [o[0] for o in others]
+            choice[i] = alt
+            out.append(_assemble(slots, choice))
+            out[-1].root = root
+    return out
 
 
 def _set_global(module: nn.Module, name: str, init_spec: dict[str, Any]) -> bool:
@@ -700,6 +726,9 @@ def deduce_inputs(module: nn.Module, seed: int, deadline: float, max_tries: int,
         queue = deque([_Attempt({"args": [], "kwargs": {}}, ["no-inputs"])])
     else:
         queue = deque(_first_attempts(slots, cands))
+    for i, first in enumerate(queue):
+        first.root = i
+    per_root: dict[int, int] = {}
     tries = 0
     last: BaseException | None = None
     deep_error: BaseException | None = None
@@ -715,6 +744,7 @@ def deduce_inputs(module: nn.Module, seed: int, deadline: float, max_tries: int,
         if _too_big(attempt.inputs):
             continue
         tries += 1
+        per_root[attempt.root] = per_root.get(attempt.root, 0) + 1
         try:
             out = run_forward(module, attempt.inputs, seed)
         except Exception as exc:  # noqa: BLE001 - crawled forwards raise anything
@@ -722,14 +752,25 @@ def deduce_inputs(module: nn.Module, seed: int, deadline: float, max_tries: int,
             m = NOT_DEFINED.search(str(exc))
             if isinstance(exc, NameError) and m and init_spec is not None and _set_global(module, m.group(1), init_spec):
                 seen.discard(key)
-                queue.appendleft(_Attempt(attempt.inputs, attempt.rules + ["fix:missing-global"], attempt.depth + 1))
+                queue.appendleft(_Attempt(attempt.inputs, attempt.rules + ["fix:missing-global"], attempt.depth + 1,
+                                          attempt.root))
                 continue
             if not is_input_error(exc):
                 deep_error = deep_error or exc
             if attempt.depth < MAX_FIX_DEPTH:
-                fixes = propose(exc, attempt.inputs, module)
-                for rule, new in reversed(fixes):
-                    queue.appendleft(_Attempt(new, attempt.rules + [rule], attempt.depth + 1))
+                fixes = [_Attempt(new, attempt.rules + [rule], attempt.depth + 1, attempt.root)
+                         for rule, new in propose(exc, attempt.inputs, module)]
+            else:
+                fixes = []
+            if attempt.primary is not None and is_input_error(exc):
+                # the other inputs' alternatives were queued with the best primary only: with this
+                # primary (a sequence where the best was a vector) the mask may be what needs to change;
+                # tried after this attempt's own fixes, before the next first attempt
+                fixes += _alternatives_with(slots, cands, attempt.primary, attempt.root)
+            if per_root[attempt.root] < FIX_TRIES_PER_ROOT:
+                queue.extendleft(reversed(fixes))
+            else:
+                queue.extend(fixes)
             continue
         problem = _output_problem(out)
         if problem is None:

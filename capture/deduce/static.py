@@ -50,6 +50,9 @@ _ROLE_ARGS: dict[str, list[str]] = {
     "Upsample": ["size", "scale_factor"],
     "PixelShuffle": ["upscale_factor"],
 }
+# torch.Tensor(rgb_mean) / torch.tensor(std): with one argument, the tensor's data (a sequence);
+# torch.Tensor(out_features, in_features) is the size form, its arguments sizes (visit_Call)
+_DATA_CALLS = {"Tensor", "FloatTensor", "tensor", "as_tensor"}
 _KW_ROLES = {"in_channels", "out_channels", "kernel_size", "stride", "padding", "groups", "dilation",
              "in_features", "out_features", "num_embeddings", "embedding_dim", "input_size",
              "hidden_size", "num_layers", "num_features", "normalized_shape", "num_groups",
@@ -461,6 +464,10 @@ class _Reader:
                 k = self.key(a)
                 if k:
                     self.u(k).iterated = True
+        if name in _DATA_CALLS and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
+            k = self.key(node.args[0])
+            if k:
+                self.u(k).roles.append((name, "data"))
         roles = _ROLE_ARGS.get(name)
         if roles:
             for i, a in enumerate(node.args):
@@ -471,8 +478,10 @@ class _Reader:
             k = self.key(kw.value)
             if k and kw.arg in _KW_ROLES:
                 self.u(k).roles.append((name, kw.arg))
-        # self.layer(x): the first layer an input meets
+        # self.layer(x): the first layer an input meets; `self.layer.forward(x)` is the same call
         path = _self_path(func)
+        if path and path.endswith(".forward"):
+            path = path[: -len(".forward")]
         if path is None and isinstance(func, ast.Name) and func.id in self.loop_vars:
             path = self.loop_vars[func.id]
         if path is None and isinstance(func, ast.Subscript):

@@ -42,6 +42,7 @@ def guess_int(name: str) -> int | None:
         (r"(heads|nhead|n_head|num_heads|head_num|num_attention_heads|n_heads|nheads|attn_heads)$", 4),
         (r"(layers|depth|n_layer|num_layers|nlayers|n_layers|num_blocks|n_blocks|blocks|num_hidden_layers|n_blocks)$", 2),
         (r"kernel", 3),
+        (r"growth", 8),  # DenseNet's growth_rate: channels added per layer, not a rate
         (r"(^|_)(stride|dilation|groups|repeat|repeats)$", 1),
         (r"(^|_)(scale_factor|upscale|upscale_factor|scale|up_scale|upsample|factor|downsample|down)$", 2),
         (r"(^|_)(padding|pad)$", 1),
@@ -71,6 +72,13 @@ def _ann_name(annotation: Any) -> str:
     return (getattr(annotation, "__name__", None) or str(annotation)).lower()
 
 
+def _module_annotation(annotation: Any) -> bool:
+    """An annotation naming nn.Module or one of its subclasses (`torch.nn.Module`, "nn.Module")."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, nn.Module)
+    return isinstance(annotation, str) and annotation.split(".")[-1] == "Module"
+
+
 def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[str, Any]:
     """A value spec for a required parameter, from its annotation and name alone."""
     n = name.lower()
@@ -83,6 +91,11 @@ def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[st
     if ann in ("bool",) or n.startswith(("use_", "is_", "has_", "with_", "enable", "do_", "apply_")) or n in (
             "bias", "affine", "residual", "bidirectional", "batch_first", "training", "pretrained", "concat", "causal"):
         return const(False if n in ("pretrained", "training") else True)
+    if _module_annotation(annotation) or (re.search(r"(^|_)(module|layer)$", n) and not re.search(
+            r"(^|_)(num|n|number|count)_", n) and ann in ("", "callable")):
+        return {"kind": "module", "name": "Identity"}  # `wrapped_module: nn.Module`: stored and called, a layer
+    if "growth" in n:
+        return const(guess_int(n) or 8)
     if ann in ("float",) or re.search(
             r"drop|rate$|(^|_)(eps|epsilon|alpha|beta|gamma|momentum|temperature|temp|prob|p|ratio|lr|margin|"
             r"weight|tau|sigma|std|mean|lambda|lamb|coef|coeff|max_action|noise_std|init_std|threshold|thresh)($|_)", n):
@@ -158,6 +171,14 @@ def value_from_use(name: str, use: Use, annotation: Any = inspect.Parameter.empt
             return const(3), "init:role-in-channels"
         if "num_embeddings" in roles and named != 10:
             return const(100), "init:role-vocab"
+        if roles == {"data"}:
+            # torch.tensor(x) takes data; torch.Tensor(x) takes data or a size: data when the name says a
+            # float (rgb_mean, std), which no size can be. Data: one value per colour channel.
+            calls = {c for c, r in use.roles if r == "data"}
+            guessed = guess_value(name, annotation)
+            if calls & {"tensor", "as_tensor"} or (guessed["kind"] == "const" and isinstance(guessed["value"], float)):
+                return {"kind": "list", "items": [const(0.5)] * 3}, "init:role-data"
+            return const(named if named is not None and named > 1 else 16), "init:role"
         fixed = roles & set(_ROLE_VALUES)
         if fixed and not roles & _NUMERIC_ROLES:
             return const(_ROLE_VALUES[sorted(fixed)[0]]), "init:role"

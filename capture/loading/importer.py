@@ -33,7 +33,8 @@ import types
 from pathlib import Path
 from typing import Any
 
-from capture.loading import known_packages, repo_paths, shadowing, stub_torch, stub_versions, tolerant, torch_compat
+from capture.loading import (known_packages, repo_paths, shadowing, stub_torch, stub_use, stub_versions, tolerant,
+                             torch_compat)
 
 # torch itself and our own packages are never stubbed. torchvision/torchaudio/
 # torchtext are when missing: a file that imports torchvision for one transform
@@ -51,12 +52,38 @@ class LoadError(Exception):
         self.cause = cause
 
 
-def _stub_value(*_: Any) -> Any:
-    return _Stub()
+def _origin(obj: Any) -> str | None:
+    """The dotted name a stand-in (class or instance) was made for; None where unknown."""
+    getter = type.__getattribute__ if isinstance(obj, type) else object.__getattribute__
+    try:
+        return getter(obj, "__graphcrawl_from__")
+    except AttributeError:
+        return None
 
 
-def _true(*_: Any) -> bool:
+def _child(parent: Any) -> Any:
+    """A fresh stand-in instance that keeps its parent's origin (so a later use is traced to it)."""
+    child = object.__new__(_Stub)
+    child.__dict__["__graphcrawl_from__"] = _origin(parent)
+    return child
+
+
+def _stub_value(self: Any, *_: Any) -> Any:
+    stub_use.touch(_origin(self))
+    return _child(self)
+
+
+def _true(self: Any, *_: Any) -> bool:
+    stub_use.touch(_origin(self))
     return True
+
+
+def _touching(fn: Any) -> Any:
+    """`fn` as a protocol method that first records a use of its stand-in (capture/loading/stub_use.py)."""
+    def method(self: Any, *args: Any) -> Any:
+        stub_use.touch(_origin(self))
+        return fn(self, *args)
+    return method
 
 
 def _format(_self: Any, spec: str = "") -> str:
@@ -71,11 +98,12 @@ def _format(_self: Any, spec: str = "") -> str:
 _ARITH = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
           "lshift", "rshift")
 _PROTOCOL: dict[str, Any] = {
-    "__len__": lambda self: 0,
-    "__iter__": lambda self: iter(()),
-    "__contains__": lambda self, item: False,
+    "__len__": _touching(lambda self: 0),
+    "__iter__": _touching(lambda self: iter(())),
+    "__contains__": _touching(lambda self, item: False),
     "__lt__": _true, "__le__": _true, "__gt__": _true, "__ge__": _true,
-    "__int__": lambda self: 0, "__index__": lambda self: 0, "__float__": lambda self: 0.0,
+    "__int__": _touching(lambda self: 0), "__index__": _touching(lambda self: 0),
+    "__float__": _touching(lambda self: 0.0),
     "__neg__": _stub_value, "__pos__": _stub_value, "__abs__": _stub_value, "__invert__": _stub_value,
     "__format__": _format,
     "__enter__": _stub_value, "__exit__": lambda self, *exc: False,
@@ -86,6 +114,7 @@ _PROTOCOL: dict[str, Any] = {
 
 class _StubMeta(type):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        stub_use.touch(_origin(cls))
         # Used as a bare decorator (@stub.register): hand the function or class back.
         if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
             return args[0]
@@ -94,9 +123,12 @@ class _StubMeta(type):
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return _make_stub_class(f"{cls.__name__}.{name}")
+        origin = _origin(cls)
+        stub_use.touch(origin)
+        return _make_stub_class(f"{cls.__name__}.{name}", f"{origin}.{name}" if origin else stub_use.UNKNOWN)
 
     def __getitem__(cls, item: Any) -> Any:
+        stub_use.touch(_origin(cls))
         return cls
 
     def __bool__(cls) -> bool:
@@ -120,24 +152,30 @@ class _StubMeta(type):
 class _Stub(metaclass=_StubMeta):
     """Stands in for anything from a missing package: callable, subclassable."""
 
+    __graphcrawl_from__: str | None = None  # what it stands in for: 'PIL.Image' (capture/loading/stub_use.py)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return args[0] if len(args) == 1 and not kwargs and callable(args[0]) else _Stub()
+        stub_use.touch(_origin(self))
+        return args[0] if len(args) == 1 and not kwargs and callable(args[0]) else _child(self)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return _Stub()
+        stub_use.touch(_origin(self))
+        return _child(self)
 
     def __getitem__(self, item: Any) -> Any:
-        return _Stub()
+        stub_use.touch(_origin(self))
+        return _child(self)
 
     def __setitem__(self, item: Any, value: Any) -> None:
-        pass
+        stub_use.touch(_origin(self))
 
     def __bool__(self) -> bool:
+        stub_use.touch(_origin(self))
         return False
 
     def __hash__(self) -> int:
@@ -148,13 +186,14 @@ class _Stub(metaclass=_StubMeta):
 
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
         # `class Net(stub.factory()):` - an instance used as a base becomes a stub class.
-        return (_make_stub_class("base"),)
+        return (_make_stub_class("base", _origin(self) or stub_use.UNKNOWN),)
 
     locals().update(_PROTOCOL)
 
 
-def _make_stub_class(name: str) -> type:
-    return _StubMeta(name.rsplit(".", 1)[-1], (_Stub,), {"__module__": "graphcrawl_stub", "__qualname__": name})
+def _make_stub_class(name: str, origin: str | None = None) -> type:
+    return _StubMeta(name.rsplit(".", 1)[-1], (_Stub,), {"__module__": "graphcrawl_stub", "__qualname__": name,
+                                                        "__graphcrawl_from__": origin or name})
 
 
 class StubModule(types.ModuleType):
@@ -171,6 +210,7 @@ class StubModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
+        stub_use.touch(self.__name__)
         value = _make_stub_class(f"{self.__name__}.{name}")
         setattr(self, name, value)
         return value

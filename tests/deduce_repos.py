@@ -1,0 +1,218 @@
+"""A fixture repo with one module per deducer pattern of issue 19, round 4 (written here, never fetched code).
+
+Each pattern is one a real project wrote and the deducer once got wrong;
+EXPECTED is the status `crawl --check eager` must reach, USED the stubs a case
+leaned on once imported (results.stubs_used) against STUBS, what its import
+asked for (results.stubs). tests/test_deduce_patterns.py crawls it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gitfixtures import make_repo
+
+ABSENT = "graphcrawl_absent_imaging"  # a package no machine has: always a stub
+
+FILES: dict[str, str] = {
+    # 1. `self.k_proj.forward(x)`: the layer an input meets, called through .forward (min-dalle style)
+    "attn.py": '''
+import torch
+from torch import nn
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, head_count: int, embed_count: int):
+        super().__init__()
+        self.head_count = head_count
+        self.k_proj = nn.Linear(embed_count, embed_count, bias=False)
+        self.q_proj = nn.Linear(embed_count, embed_count, bias=False)
+
+    def forward(self, state):
+        keys = self.k_proj.forward(state)
+        queries = self.q_proj.forward(state)
+        return torch.einsum("bqc,bkc->bqk", queries, keys).softmax(-1)
+''',
+    # 1b. a padding mask the attention adds un-expanded ([b, 1, 1, k] in real use): its alternatives
+    #     must be tried with the sequence input, not only with the best-ranked (a vector)
+    "masked.py": '''
+import torch
+from torch import nn
+
+
+class MaskedAttention(nn.Module):
+    def __init__(self, head_count: int, embed_count: int):
+        super().__init__()
+        self.head_count = head_count
+        self.k_proj = nn.Linear(embed_count, embed_count, bias=False)
+        self.q_proj = nn.Linear(embed_count, embed_count, bias=False)
+
+    def forward(self, state, attention_mask):
+        keys = self.k_proj(state)
+        queries = self.q_proj(state)
+        keys = keys.reshape(keys.shape[:2] + (self.head_count, -1))
+        queries = queries.reshape(queries.shape[:2] + (self.head_count, -1))
+        weights = torch.einsum("bqhc,bkhc->bhqk", queries, keys)
+        weights = weights + (1 - attention_mask.to(torch.float32)) * -1e12
+        return weights.softmax(-1)
+''',
+    # 2. a wrapped module annotated nn.Module, called with the input and *args (revlib style)
+    "wrap.py": '''
+import torch
+
+
+class Stem(torch.nn.Module):
+    def __init__(self, wrapped_module: torch.nn.Module, gamma: float):
+        super().__init__()
+        self.wrapped_module = wrapped_module
+        self.gamma = gamma
+
+    def forward(self, inp, *args, **kwargs):
+        return self.wrapped_module(inp * self.gamma, *args, **kwargs)
+''',
+    # 3. DenseNet's growth_rate: an int channel count, and a size computed from it one call up
+    "dense.py": '''
+import torch
+import torch.nn as nn
+
+
+class DenseLayer(nn.Sequential):
+    def __init__(self, num_input_features, growth_rate, bn_size, drop_rate):
+        super().__init__()
+        self.add_module("norm1", nn.BatchNorm2d(num_input_features))
+        self.add_module("relu1", nn.ReLU(inplace=True))
+        self.add_module("conv1", nn.Conv2d(num_input_features, bn_size * growth_rate, kernel_size=1, bias=False))
+        self.add_module("norm2", nn.BatchNorm2d(bn_size * growth_rate))
+        self.add_module("conv2", nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False))
+
+    def forward(self, x):
+        return torch.cat([x, super().forward(x)], 1)
+
+
+class DenseBlock(nn.Sequential):
+    def __init__(self, num_layers, num_input_features, bn_size, growth_rate, drop_rate):
+        super().__init__()
+        for i in range(num_layers):
+            self.add_module("layer%d" % (i + 1), DenseLayer(num_input_features + i * growth_rate, growth_rate,
+                                                            bn_size, drop_rate))
+''',
+    # 4. EDSR's MeanShift: torch.Tensor(rgb_mean) wants a sequence, one value per colour channel
+    "common.py": '''
+import torch
+import torch.nn as nn
+
+
+class MeanShift(nn.Conv2d):
+    def __init__(self, rgb_range, rgb_mean, rgb_std, sign=-1):
+        super().__init__(3, 3, kernel_size=1)
+        std = torch.Tensor(rgb_std)
+        self.weight.data = torch.eye(3).view(3, 3, 1, 1) / std.view(3, 1, 1, 1)
+        self.bias.data = sign * rgb_range * torch.Tensor(rgb_mean) / std
+        for p in self.parameters():
+            p.requires_grad = False
+''',
+    # 4b. torch.Tensor(a, b) and torch.Tensor(n) are the size form: those arguments stay ints
+    "sizes.py": '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class NoisyLinear(nn.Module):
+    def __init__(self, in_features, out_features, std_init=0.5):
+        super().__init__()
+        self.weight_mu = nn.Parameter(torch.Tensor(out_features, in_features))
+        self.bias_mu = nn.Parameter(torch.Tensor(out_features))
+        self.weight_mu.data.uniform_(-0.1, 0.1)
+        self.bias_mu.data.zero_()
+
+    def forward(self, x):
+        return F.linear(x, self.weight_mu, self.bias_mu)
+
+
+class ChannelNorm(nn.Module):
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.Tensor(num_features).uniform_())
+        self.beta = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, x):
+        return x * self.gamma.view(1, -1, 1, 1) + self.beta.view(1, -1, 1, 1)
+''',
+    # 5. a project's own to() that fails on a float attribute (soft-actor-critic style): a cpu case is
+    #    built on the cpu and never needs it
+    "policy.py": '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Policy(nn.Module):
+    def __init__(self, num_inputs, num_actions, hidden_dim):
+        super().__init__()
+        self.linear1 = nn.Linear(num_inputs, hidden_dim)
+        self.mean = nn.Linear(hidden_dim, num_actions)
+        self.action_scale = 1.
+
+    def forward(self, state):
+        return torch.tanh(self.mean(F.relu(self.linear1(state)))) * self.action_scale
+
+    def to(self, device):
+        self.action_scale = self.action_scale.to(device)
+        return super().to(device)
+''',
+    # 6. stubs: a file importing a missing imaging package for its data code only, and one whose
+    #    module really calls the stand-in while it is built
+    "data_model.py": f'''
+import torch.nn as nn
+from {ABSENT} import Image  # the data loader's, never the model's
+
+
+def load(path):
+    return Image.open(path)
+
+
+class Plain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(x)
+''',
+    "helper_model.py": f'''
+import torch.nn as nn
+import {ABSENT} as imaging
+
+
+class Helped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        imaging.init_weights(self.fc)  # the stand-in is called: the case depends on it
+
+    def forward(self, x):
+        return self.fc(x)
+''',
+}
+
+EXPECTED: dict[tuple[str, str], str] = {
+    ("attn.py", "SelfAttention"): "runnable",
+    ("masked.py", "MaskedAttention"): "runnable",
+    ("wrap.py", "Stem"): "runnable",
+    ("dense.py", "DenseLayer"): "runnable",
+    ("dense.py", "DenseBlock"): "runnable",
+    ("common.py", "MeanShift"): "runnable",
+    ("policy.py", "Policy"): "runnable",
+    ("sizes.py", "NoisyLinear"): "runnable",
+    ("sizes.py", "ChannelNorm"): "runnable",
+    ("data_model.py", "Plain"): "runnable",
+    ("helper_model.py", "Helped"): "runnable",
+}
+STUBS: dict[tuple[str, str], list[str]] = {
+    ("data_model.py", "Plain"): [ABSENT], ("helper_model.py", "Helped"): [ABSENT]}
+USED: dict[tuple[str, str], list[str]] = {("helper_model.py", "Helped"): [ABSENT]}
+
+
+def make_deduce_repo(root: Path) -> Path:
+    """The fixture repo, committed (a real git repo the crawl clones)."""
+    return make_repo(root, "deducepatterns", FILES)
