@@ -1,6 +1,7 @@
 """`crawl --shard i/n` + `merge`: two shards merged equal one unsharded crawl."""
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import sqlite3
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.repo_ref import parse_repo
 from crawler.shard import in_shard, parse_shard, shard_of
 from graphcrawl.cli import main
 from tests.conftest import sandbox_flags
@@ -49,9 +51,15 @@ def test_shards_are_stable_disjoint_and_cover() -> None:
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("shardrepos")
     os.chmod(root, 0o755)
-    repos = [make_repo(root, name, {"m.py": MODULE.format(i=n)}) for n, name in enumerate(NAMES)]
-    ids = [f"local/{name}" for name in NAMES]
-    assert {shard_of(i, 2) for i in ids} == {1, 2}  # both shards get repos
+    # A local repo's id carries a hash of its real path, which differs per tmp dir: four fixed names
+    # all fell in one shard one run in eight. Take repos until both shards hold one, from the real ids.
+    repos: list[Path] = []
+    for n in itertools.count():
+        name = NAMES[n] if n < len(NAMES) else f"extra{n}"
+        repos.append(make_repo(root, name, {"m.py": MODULE.format(i=n)}))
+        if len(repos) >= len(NAMES) and {shard_of(parse_repo(r.as_uri()).id, 2) for r in repos} == {1, 2}:
+            break
+    assert {shard_of(parse_repo(r.as_uri()).id, 2) for r in repos} == {1, 2}  # both shards get repos
     work = tmp_path_factory.mktemp("shardwork")
     out: dict[str, Path] = {}
     for label, extra in (("one", []), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"])):
