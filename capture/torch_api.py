@@ -50,47 +50,87 @@ def break_reason_text(reason: Any) -> str:
     return str(text)
 
 
+def compile_backend(backend: str = "inductor", mode: str | None = None, dynamic: bool | None = None) -> Any:
+    """The compiler `torch.compile(backend=..., mode=..., dynamic=...)` would hand Dynamo, built the
+    way torch.compile builds it, so a trace that wraps it compiles exactly as torch.compile does."""
+    if backend == "inductor":
+        return torch._TorchCompileInductorWrapper(mode, None, dynamic)
+    return torch._TorchCompileWrapper(backend, mode, None, dynamic)
+
+
 class CountingCapture:
     """One Dynamo trace that records what `torch._dynamo.explain` would, and stays usable.
 
-    Its backend counts each graph's ops and break reason and then runs the
-    graph as is (the "eager" backend), so the same compiled object measures the
-    frame hook's cost and the recompiles of a second call: one trace where
+    Its backend counts each graph's ops and break reason. Without `compiler` it
+    then runs the graph as is (the "eager" backend), so the same object measures
+    the frame hook's cost and the recompiles of a second call: one trace where
     explain + a separate eager-backend compile took two.
+
+    `on_graph(info)` hears the figures so far each time a graph is counted.
+
+    With `compiler` (from `compile_backend`) it also compiles each graph, and
+    each guarded frame then runs either version of its graph: `compiled` calls
+    run what the compiler made, `hooked` calls the graph as is. One Dynamo trace
+    then gives the capture figures, the frame-hook measurement (the same guards
+    and frames, the graph run eagerly) and the compiled module, where the
+    capture step and the compile step traced the module once each.
     """
 
-    def __init__(self, module: torch.nn.Module, dynamic: bool | None = None) -> None:
+    def __init__(self, module: torch.nn.Module, dynamic: bool | None = None, compiler: Any = None,
+                 on_graph: Any = None) -> None:
         reset()
         self.graphs = 0
         self.ops_per_graph: list[int] = []
         self.reasons: list[str] = []
         self.guards = 0
-        self._start = 0.0
         self.capture_s = 0.0
+        self.run_compiled = compiler is not None   # which version a guarded frame runs
+        self.first_call = False
+        state = self
 
-        def backend(gm: torch.fx.GraphModule, example_inputs: Any) -> Any:
-            self.graphs += 1
-            self.ops_per_graph.append(sum(1 for n in gm.graph.nodes if n.op == "call_function"))
+        def count(gm: torch.fx.GraphModule) -> None:
+            state.graphs += 1
+            state.ops_per_graph.append(sum(1 for n in gm.graph.nodes if n.op == "call_function"))
             why = getattr(gm, "compile_subgraph_reason", None)
             if why is not None and getattr(why, "graph_break", False):
-                self.reasons.append(break_reason_text(why))
-            return gm.forward
+                state.reasons.append(break_reason_text(why))
+            if on_graph is not None and state.first_call:   # before the compiler: a compile killed later
+                on_graph(state.info())                          # keeps what was counted (recompiles are not)
 
         def guards(found: Any) -> None:
-            self.guards += len(found)
+            state.guards += len(found)
 
+        if compiler is None:
+            def backend(gm: torch.fx.GraphModule, example_inputs: Any) -> Any:
+                count(gm)
+                return gm.forward
+        else:
+            backend = _EitherBackend(compiler, count, state)
         opt = torch._dynamo.optimize(backend, nopython=False, guard_export_fn=guards, dynamic=dynamic)
         inner = opt(module)
 
         def timed_first_call(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
+            self.first_call = True
             try:
                 return inner(*args, **kwargs)
             finally:
+                self.first_call = False
                 self.capture_s = time.perf_counter() - start
                 self.compiled = inner
 
         self.compiled: Any = timed_first_call
+        self._inner = inner
+
+    def hooked(self, *args: Any, **kwargs: Any) -> Any:
+        """A call through the guarded frames that runs each graph as captured (the hook measurement)."""
+        self.run_compiled = False
+        return self._inner(*args, **kwargs)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """A call through the guarded frames that runs what the compiler made of each graph."""
+        self.run_compiled = True
+        return self._inner(*args, **kwargs)
 
     def info(self) -> CaptureInfo:
         """What the first call captured (graph_count 0: Dynamo skipped the frame)."""
@@ -109,6 +149,40 @@ class CountingCapture:
             guard_count=self.guards,
             capture_s=self.capture_s,
         )
+
+
+class _EitherBackend:
+    """A Dynamo backend that counts a graph, compiles it, and returns a function running the compiled
+    version or the graph as captured, as its CountingCapture says. It carries the wrapped compiler's
+    name, config and reset, which Dynamo reads off a backend."""
+
+    def __init__(self, compiler: Any, count: Any, state: CountingCapture) -> None:
+        self.compiler, self.count, self.state = compiler, count, state
+        self.compiler_name = getattr(compiler, "compiler_name", "compiler")
+        self.dynamic = getattr(compiler, "dynamic", None)
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: Any) -> Any:
+        import copy
+        self.count(gm)
+        # the graph as captured, before the compiler's own passes may rewrite gm in place
+        captured = torch.fx.GraphModule(gm, copy.deepcopy(gm.graph))
+        if hasattr(type(captured), "force_recompile"):   # a lazy GraphModule: its code now, not at the first call
+            type(captured).force_recompile(captured)
+        as_captured = captured.forward
+        made = self.compiler(gm, example_inputs)
+        state = self.state
+
+        def either(*args: Any) -> Any:
+            return made(*args) if state.run_compiled else as_captured(*args)
+        return either
+
+    def get_compiler_config(self) -> Any:
+        get = getattr(self.compiler, "get_compiler_config", None)
+        return get() if get else None
+
+    def reset(self) -> None:
+        if hasattr(self.compiler, "reset"):
+            self.compiler.reset()
 
 
 def explain(module: torch.nn.Module, args: list[Any], kwargs: dict[str, Any]) -> CaptureInfo:

@@ -31,6 +31,7 @@ class CrawlConfig:
     wall_timeout_s: float | None = None  # wall-clock backstop; default 4 x timeout_s
     confirm: bool = True  # rerun a compiler failure once in a fresh child (capture/workers/confirm.py)
     warm: bool = True  # compile once in the worker before forking cases (capture/workers/warm.py)
+    single_trace: bool = True  # capture and compile in one Dynamo trace (capture/checks/steps.py one_trace)
     mem_mb: int = 6144
     cpu_s: int | None = None  # RLIMIT_CPU per process; default 1.25 x timeout_s + 10
     max_procs: int = 256

@@ -198,6 +198,7 @@ class Crawl:
             "fullgraph": cfg.fullgraph, "dynamic": cfg.dynamic, "seed": cfg.seed, "mode": cfg.mode,
             "tol": cfg.tol, "deduce_budget_s": cfg.deduce_budget_s, "timeout_s": cfg.timeout_s,
             "wall_timeout_s": cfg.wall_timeout_s or 4 * cfg.timeout_s, "confirm": cfg.confirm, "warm": cfg.warm,
+            "single_trace": cfg.single_trace,
             "mem_mb": cfg.mem_mb, "cpu_s": cfg.cpu_s or int(cfg.timeout_s * 1.25) + 10, "max_procs": cfg.max_procs,
             "max_file_mb": cfg.max_file_mb, "max_output_mb": cfg.max_output_mb,
         }

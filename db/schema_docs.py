@@ -142,9 +142,13 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "ops_per_graph": "call_function nodes per graph (JSON list)",
         "guard_count": "guards Dynamo installed",
         "recompiles": "frames compiled again on a repeated call (dynamic runs: at new sizes)",
-        "capture_s": "wall time of the counting Dynamo trace",
+        "capture_s": "seconds of the counting Dynamo trace: with one trace (traces = 1) Dynamo's share of "
+                     "the compile by torch's metrics; with two, the eager-backend trace's first call",
+        "traces": "Dynamo traces the inference check made of the module: 1 (capture figures, hook timing and "
+                  "compile from one trace), 2 (a counting eager-backend trace, then the compile's: "
+                  "--two-traces, fullgraph, a compile mode, or a one-trace first call that raised)",
         "eager_ms": "eager latency per call (thread CPU time) in the overhead measurement",
-        "hook_ms": "latency per call under Dynamo's frame hook with the eager backend",
+        "hook_ms": "latency per call under Dynamo's frame hook running the captured graphs as they are",
         "hook_overhead_us": "frame-hook overhead per call: hook_ms - eager_ms",
         "compile_s": "wall time of the backend's first call (Dynamo + AOTAutograd + backend codegen)",
         "compile_cache": "Inductor cache on that compile: hit, miss, mixed or none",

@@ -87,6 +87,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         # draft_export's report where an export failed, 1 when Dim.AUTO's batch was specialised
         "export_steps": str, "export_class": str, "export_strict": str, "draft_report": str,
         "dynamic_specialized": int,
+        "traces": int,  # issue 18: Dynamo traces the inference check made (1: capture and compile in one)
         "stubs_used": str,  # issue 19: the stubs entries the case touched once imported (capture/loading/stub_use.py)
     }, ("run_id", "case_id")),
     "discovery_slices": ({

@@ -3,15 +3,16 @@
 
     PYTHONPATH=. python scripts/bench_floor.py --db bench.db --repos-file repos.txt [--workers 2]
 
-Three crawls of the same repos into one database, Inductor, same machine:
+Four crawls of the same repos into one database, Inductor, same machine:
 `floor-fill` (fills the Inductor cache and stores the cases' specs), then
-`floor-cold-worker` (`--no-warm`: every case forked from a worker that never
-compiled, as before) and `floor-warm` (the default). For the passing cases of
-the last two it prints: CPU per case (median, p90), wall seconds by stage, the
+`floor-before` (`--no-warm --two-traces`: every case forked from a worker that
+never compiled, and traced twice, as before issue 18), `floor-warm-two`
+(`--two-traces`: warming alone) and `floor-after` (the default: warm, one
+trace). For the passing cases of the last three it prints: CPU per case (median, p90), wall seconds by stage, the
 compile split by torch's metrics, the share of a passing case's wall that is
 not Dynamo + AOTAutograd + Inductor + the compiled runs + the hook measurement,
 and the compile CPU of cache-hit graphs of 2-6 ops. Also the statuses of the
-two runs side by side (they must agree). Figures, not a test.
+runs side by side and the cases whose figures differ (none should). Figures, not a test.
 """
 from __future__ import annotations
 
@@ -57,10 +58,17 @@ def summarize(db: Path, run: str) -> dict:
     small_hits = [r["compile_cpu_s"] for r in passing if r["compile_cache"] == "hit" and r["op_count"]
                   and 2 <= r["op_count"] <= 6 and r["compile_cpu_s"] is not None]
     cpu = [r["case_cpu_s"] for r in passing if r.get("case_cpu_s") is not None]
+    # CPU outside compiler work: the case's CPU less the compile's and the compiled/hook timing stages'
+    # wall (single-threaded, so wall ~ CPU there)
+    inside = sum((r["compile_cpu_s"] or 0.0) + sum(json.loads(r["stage_s"] or "{}").get(k, 0.0)
+                                                   for k in ("capture", "hook", "run", "timing")) for r in passing)
+    cpu_sum = sum(cpu)
     return {"rows": rows, "passing": len(passing), "cpu_median": statistics.median(cpu) if cpu else float("nan"),
             "cpu_p90": pct(cpu, 0.9), "stages": stages, "phases": phases, "wall": wall,
             "floor_share": floor / wall if wall else float("nan"),
             "small_hit_compile_cpu": statistics.median(small_hits) if small_hits else float("nan"),
+            "small_hit_compile_cpu_p90": pct(small_hits, 0.9), "cpu_sum": cpu_sum,
+            "floor_cpu_share": max(0.0, cpu_sum - inside) / cpu_sum if cpu_sum else float("nan"),
             "small_hits": len(small_hits)}
 
 
@@ -75,32 +83,39 @@ def main() -> int:
     args = ap.parse_args()
     if not args.skip_fill:
         crawl(args, "floor-fill")
-    crawl(args, "floor-cold-worker", "--no-warm")
-    crawl(args, "floor-warm")
-    before, after = summarize(args.db, "floor-cold-worker"), summarize(args.db, "floor-warm")
-    print(f"{'':38s} {'no warm':>10s} {'warm':>10s}")
-    for label, key, fmt in (("passing cases", "passing", "{:10d}"), ("CPU per passing case, median s", "cpu_median",
-                            "{:10.2f}"), ("CPU per passing case, p90 s", "cpu_p90", "{:10.2f}"),
-                            ("share of wall outside compiler work", "floor_share", "{:10.1%}"),
-                            ("cache-hit 2-6 op compile CPU, median s", "small_hit_compile_cpu", "{:10.2f}"),
-                            ("  (such cases)", "small_hits", "{:10d}")):
-        print(f"{label:38s} {fmt.format(before[key])} {fmt.format(after[key])}")
+    runs = {"before": ("floor-before", "--no-warm", "--two-traces"), "warm, 2 traces": ("floor-warm-two", "--two-traces"),
+            "after": ("floor-after",)}
+    for run, *extra in runs.values():
+        crawl(args, run, *extra)
+    sums = [summarize(args.db, run) for run, *_ in runs.values()]
+    print(f"{'':40s}" + "".join(f"{label:>16s}" for label in runs))
+    for label, key, fmt in (("passing cases", "passing", "{:16d}"), ("CPU per passing case, median s", "cpu_median",
+                            "{:16.3f}"), ("CPU per passing case, p90 s", "cpu_p90", "{:16.2f}"),
+                            ("CPU per passing case, sum s", "cpu_sum", "{:16.1f}"),
+                            ("share of wall outside compiler work", "floor_share", "{:16.1%}"),
+                            ("share of CPU outside compiler work", "floor_cpu_share", "{:16.1%}"),
+                            ("cache-hit 2-6 op compile CPU, median s", "small_hit_compile_cpu", "{:16.3f}"),
+                            ("cache-hit 2-6 op compile CPU, p90 s", "small_hit_compile_cpu_p90", "{:16.3f}"),
+                            ("  (such cases)", "small_hits", "{:16d}")):
+        print(f"{label:40s}" + "".join(fmt.format(x[key]) for x in sums))
     print("wall seconds by stage, passing cases (sum)")
-    for name in sorted(set(before["stages"]) | set(after["stages"])):
-        print(f"  {name:36s} {before['stages'][name]:10.1f} {after['stages'][name]:10.1f}")
+    for name in sorted(set().union(*(x["stages"] for x in sums))):
+        print(f"  {name:38s}" + "".join(f"{x['stages'][name]:16.1f}" for x in sums))
     print("compile by torch's metrics, passing cases (sum s)")
     for name in ("dynamo", "aot_autograd", "inductor", "cxx_build"):
-        print(f"  {name:36s} {before['phases'][name]:10.1f} {after['phases'][name]:10.1f}")
-    a = {r["case_id"]: (r["status"], r["graph_count"], r["guard_count"]) for r in before["rows"]}
-    b = {r["case_id"]: (r["status"], r["graph_count"], r["guard_count"]) for r in after["rows"]}
-    common = set(a) & set(b)
-    differ = sorted(c for c in common if a[c] != b[c])
-    print(f"cases in both: {len(common)}; status/graphs/guards differ: {len(differ)}")
-    for c in differ[:20]:
-        print(f"  {c}: {a[c]} -> {b[c]}")
-    statuses = Counter(v[0] for v in a.values()), Counter(v[0] for v in b.values())
-    for s in sorted(set(statuses[0]) | set(statuses[1])):
-        print(f"  {s:36s} {statuses[0][s]:10d} {statuses[1][s]:10d}")
+        print(f"  {name:38s}" + "".join(f"{x['phases'][name]:16.1f}" for x in sums))
+    keys = ("status", "graph_count", "graph_break_count", "op_count", "guard_count", "recompiles", "break_ids")
+    figures = [{r["case_id"]: tuple(r[k] for k in keys) for r in x["rows"]} for x in sums]
+    common = set.intersection(*(set(f) for f in figures))
+    for label, other in zip(list(runs)[1:], figures[1:]):
+        differ = sorted(c for c in common if figures[0][c] != other[c])
+        print(f"cases in all runs: {len(common)}; before vs {label}: {len(differ)} differ in {', '.join(keys)}")
+        for c in differ[:20]:
+            print(f"  {c}: {figures[0][c]} -> {other[c]}")
+    statuses = [Counter(f[c][0] for c in common) for f in figures]
+    print("status, cases in all runs")
+    for s in sorted(set().union(*statuses)):
+        print(f"  {s:38s}" + "".join(f"{x[s]:16d}" for x in statuses))
     return 0
 
 

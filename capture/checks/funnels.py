@@ -4,8 +4,9 @@ A case is a sequence of named steps (capture/checks/steps.py), each of which
 announces its stage, times itself into `stage_s`, and ends the case with a
 status when its check fails. The funnels compose them:
 
-  inference: load -> build -> eager -> capture (+ hook timing) -> compile -> run
-             -> parity -> timing -> verdict
+  inference: load -> build -> eager -> one_trace (compile, capture figures and hook timing from
+             one Dynamo trace; where it does not finish: capture + hook timing, then compile)
+             -> run -> parity -> timing -> verdict
   training:  load -> build -> training.run (capture/checks/training.py: fwd + loss + bwd)
   dynamic:   load -> build -> eager -> dynamic.run (capture/checks/dynamic.py)
   eager:     load -> build -> eager -> runnable (`crawl --check eager`: which modules run,
@@ -97,8 +98,9 @@ def inference(c: Case) -> None:
     if c.req.get("stop_after") == "eager":
         c.result["status"] = S.RUNNABLE.value  # the yield benchmark's hook (scripts/yield_bench.py)
         return
-    steps.capture(c)
-    steps.compile(c)
+    if not steps.one_trace(c):   # capture + compile in one Dynamo trace, else in two
+        steps.capture(c)
+        steps.compile(c)
     if steps.nondeterministic(c):
         return
     steps.run(c)

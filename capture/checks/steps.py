@@ -234,6 +234,98 @@ def eager(c: Case) -> None:
 
 # -- capture: one Dynamo trace that also serves as the frame-hook measurement --------
 
+def one_trace(c: Case) -> bool:
+    """Capture and compile in one Dynamo trace; False where it is not used or did not finish.
+
+    The counting backend compiles each graph with the run's backend and keeps
+    the graph as captured beside it (torch_api.CountingCapture with a
+    compiler): the capture figures, the frame-hook measurement (the same guards
+    and frames running the captured graphs) and the compiled module come from
+    one trace, where `capture` + `compile` trace the module twice. Where the
+    first call raises, nothing of it is kept: the two-trace steps run from a
+    reset Dynamo and decide the status, so a failing case ends exactly as it
+    would have (capture_failed from the eager-backend trace, compile_failed or
+    run_failed from the compile). fullgraph and a compile mode keep two traces
+    (torch.compile's own nopython and mode settings are what they test).
+    """
+    if not c.req.get("single_trace", True) or c.fullgraph or c.req.get("compile_mode"):
+        c.result["traces"] = 2
+        return False
+    c.result["traces"] = 1
+    c.announce(Stage.COMPILE)
+    with c.timed("compile"):
+        torch_api.reset()
+        metrics_before = torch_api.compile_metrics_snapshot()
+        compiler = torch_api.compile_backend(c.req.get("backend", "inductor"), None, c.req.get("dynamic"))
+        start, cpu_start = time.perf_counter(), process_cpu_s()
+        try:
+            trace = torch_api.CountingCapture(c.module, dynamic=c.req.get("dynamic"), compiler=compiler,
+                                              on_graph=lambda info: counted_so_far(c, info))
+            c.compiled_out = c.call(trace.compiled)
+            if c.device.startswith("cuda"):
+                torch.cuda.synchronize()
+        except Exception:  # noqa: BLE001 - the two-trace steps say what failed, and where
+            c.compiled_out = None
+            torch_api.reset()
+            for key in COUNTED_SO_FAR:     # the two-trace steps measure them again, or leave them unset
+                c.result.pop(key, None)
+            c.result["traces"] = 2
+            return False
+        c.result["compile_s"] = round(time.perf_counter() - start, 4)
+        c.result["compile_cpu_s"] = round(process_cpu_s() - cpu_start, 4)
+        phases = c.result["compile_phases"] = torch_api.compile_phases(metrics_before)
+    note_cache(c)
+    info = trace.info()
+    # the capture step's trace time was its first eager-backend call; here it is Dynamo's own share
+    info.capture_s = phases.get("dynamo", 0.0)
+    c.announce(Stage.CAPTURE)
+    with c.timed("capture"):
+        try:
+            captured(c, info)
+        except CaseEnded:   # ends at capture as with two traces: no compile figures for a capture failure
+            for key in ("compile_s", "compile_cpu_s", "compile_phases", "compile_cache"):
+                c.result.pop(key, None)
+            raise
+        try:
+            frames_after_first = torch_api.frames_compiled()
+            c.call(trace.hooked)
+            c.result["recompiles"] = torch_api.frames_compiled() - frames_after_first
+        except Exception as exc:  # noqa: BLE001
+            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+    c.hooked, c.compiled = trace.hooked, trace.run
+    if not c.req.get("skip_timing"):
+        with c.timed("hook"):
+            try:
+                hook_timing(c)
+            except Exception as exc:  # noqa: BLE001
+                raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+    return True
+
+
+COUNTED_SO_FAR = ("graph_count", "graph_break_count", "break_reasons", "break_ids", "op_count", "ops_per_graph")
+
+
+def counted_so_far(c: Case, info: torch_api.CaptureInfo) -> None:
+    """Send the graphs counted before the compiler runs, so a case killed inside its compile (a CPU
+    budget, a crash) keeps the capture figures traced until then, as a two-trace case keeps them."""
+    c.result.update({key: getattr(info, key) for key in COUNTED_SO_FAR})
+    c.checkpoint()
+
+
+def captured(c: Case, info: torch_api.CaptureInfo) -> None:
+    """Record what one trace captured; no graph, or a break under fullgraph, ends the case."""
+    c.result.update(graph_count=info.graph_count, graph_break_count=info.graph_break_count,
+                    break_reasons=info.break_reasons, break_ids=info.break_ids,
+                    op_count=info.op_count, ops_per_graph=info.ops_per_graph,
+                    guard_count=info.guard_count, capture_s=round(info.capture_s, 4))
+    if info.graph_count == 0:
+        no_graph(c, info.skip_reasons, info.skip_ids)
+    if c.fullgraph and info.graph_break_count:
+        raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE,
+                        RuntimeError(f"fullgraph=True but {info.graph_break_count} graph break(s): "
+                                     f"{info.break_reasons[0] if info.break_reasons else ''}"))
+
+
 def capture(c: Case) -> None:
     """Trace once with a counting eager backend: graphs, breaks, guards, ops, recompiles, hook cost."""
     c.announce(Stage.CAPTURE)
@@ -244,16 +336,7 @@ def capture(c: Case) -> None:
             info = trace.info()
         except Exception as exc:  # noqa: BLE001
             raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
-        c.result.update(graph_count=info.graph_count, graph_break_count=info.graph_break_count,
-                        break_reasons=info.break_reasons, break_ids=info.break_ids,
-                        op_count=info.op_count, ops_per_graph=info.ops_per_graph,
-                        guard_count=info.guard_count, capture_s=round(info.capture_s, 4))
-        if info.graph_count == 0:
-            no_graph(c, info.skip_reasons, info.skip_ids)
-        if c.fullgraph and info.graph_break_count:
-            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE,
-                            RuntimeError(f"fullgraph=True but {info.graph_break_count} graph break(s): "
-                                         f"{info.break_reasons[0] if info.break_reasons else ''}"))
+        captured(c, info)
         try:
             frames_after_first = torch_api.frames_compiled()
             c.call(trace.compiled)
@@ -305,6 +388,11 @@ def compile(c: Case) -> None:  # noqa: A001 - the stage's name
         # CPU seconds (this process + its waited-for children: gcc) hardly move with machine load
         c.result["compile_cpu_s"] = round(process_cpu_s() - cpu_start, 4)
         c.result["compile_phases"] = torch_api.compile_phases(metrics_before)   # torch's own split
+    note_cache(c)
+
+
+def note_cache(c: Case) -> None:
+    """Whether the compile found its graphs in Inductor's FX graph cache (compile times compare only so)."""
     hits, misses = torch_api.compile_cache_hits()
     c.result["compile_cache"] = "hit" if hits and not misses else ("miss" if misses and not hits else
                                                                     ("mixed" if hits else "none"))

@@ -46,8 +46,11 @@ def warm(backend: str, device: str) -> dict[str, Any]:
         module = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()).to(device)
         x = torch.randn(2, 4, device=device)
         with torch.no_grad():
-            torch_api.CountingCapture(module).compiled(x)       # the capture step's path
+            torch_api.CountingCapture(module).compiled(x)       # the capture step's path (two traces)
             torch.compile(module, backend=backend)(x)           # the compile step's
+            torch_api.reset()
+            compiler = torch_api.compile_backend(backend)       # one trace: capture and compile together
+            torch_api.CountingCapture(module, compiler=compiler).compiled(x)
     except Exception as exc:  # noqa: BLE001 - a backend that cannot compile here fails its cases, not the worker
         info["error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:

@@ -60,6 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--no-warm", dest="warm", action="store_false",
                      help="do not warm the compiler in each worker before forking cases (for measuring what "
                           "warming saves; results are the same)")
+    run.add_argument("--two-traces", dest="single_trace", action="store_false",
+                     help="trace each module twice, once with a counting eager backend (capture figures, hook "
+                          "timing) and once to compile, as before one trace did both (for measuring what it saves)")
     run.add_argument("--mem-mb", type=int, default=6144, help="address-space limit per case, MB (default 6144)")
     run.add_argument("--deduce-budget", type=float, default=60.0, help="CPU seconds to find args/inputs per module")
     run.add_argument("--max-cases", type=int, help="stop submitting after N cases (a quick look)")
@@ -120,7 +123,7 @@ def run_command(args: argparse.Namespace) -> int:
         run_name=args.run_name, device=args.device, backend=args.backend, compile_mode=args.compile_mode,
         fullgraph=args.fullgraph, dynamic=None if args.dynamic is None else args.dynamic == "true",
         workers=args.workers, timeout_s=args.timeout, wall_timeout_s=args.wall_timeout, confirm=args.confirm,
-        warm=args.warm,
+        warm=args.warm, single_trace=args.single_trace,
         mem_mb=args.mem_mb, deduce_budget_s=args.deduce_budget,
         unsafe_no_sandbox=args.unsafe_no_sandbox, delete_checkouts=args.delete_checkouts,
         max_cases=args.max_cases, max_repo_mb=args.max_repo_kb / 1024, min_free_mb=args.min_free_mb,
