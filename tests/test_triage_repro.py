@@ -170,8 +170,11 @@ def test_minify_sets_torch_minifier_config(crawl, tmp_path, isolated, monkeypatc
     mod = load(write_script(db, ids["Breaks"], tmp_path / "m.py", "--minify"))
     monkeypatch.setattr(dcfg, "repro_after", dcfg.repro_after)
     monkeypatch.setattr(dcfg, "repro_level", dcfg.repro_level)
-    monkeypatch.delenv("TORCHDYNAMO_REPRO_AFTER", raising=False)
-    monkeypatch.delenv("TORCHDYNAMO_REPRO_LEVEL", raising=False)
+    for var in ("TORCHDYNAMO_REPRO_AFTER", "TORCHDYNAMO_REPRO_LEVEL"):
+        # setenv first: delenv of an unset variable records nothing, so what setup_minifier sets would
+        # outlive the test and reach later crawls' workers (repro level 4 re-runs graphs: dropout parity)
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     mod["setup_minifier"]("aot", {"status": "parity_failed"})
     assert dcfg.repro_after == "aot" and dcfg.repro_level == 4
     assert os.environ["TORCHDYNAMO_REPRO_AFTER"] == "aot"
