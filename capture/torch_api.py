@@ -5,6 +5,7 @@ torch upgrade touches this file only. Everything returns plain data.
 """
 from __future__ import annotations
 
+import copy
 import re
 import time
 from dataclasses import dataclass, field
@@ -162,7 +163,6 @@ class _EitherBackend:
         self.dynamic = getattr(compiler, "dynamic", None)
 
     def __call__(self, gm: torch.fx.GraphModule, example_inputs: Any) -> Any:
-        import copy
         self.count(gm)
         # the graph as captured, before the compiler's own passes may rewrite gm in place
         captured = torch.fx.GraphModule(gm, copy.deepcopy(gm.graph))

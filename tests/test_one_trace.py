@@ -21,6 +21,7 @@ import torch
 from capture import torch_api
 from capture.workers.pool import WorkerPool
 from capture.workers.sandbox import SandboxConfig, bwrap_problem
+from tests.triage_fixtures import relu_bug_source
 
 MODELS = '''
 import torch
@@ -65,23 +66,9 @@ class NoOps(nn.Module):
         return x
 '''
 
-# Inductor's own test hook: its C++ relu fails to compile / raises when run / computes relu(x) + 1.
-BUG = '''
-import torch
-import torch.nn as nn
-import torch._inductor.config
-
-torch._inductor.config.cpp.inject_relu_bug_TESTING_ONLY = "{kind}"
-
-
-class ReluBug(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(8, 8)
-
-    def forward(self, x):
-        return torch.relu(self.lin(x)) * 2
-
+# Each bug file is triage's ReluBug under one kind of Inductor's own test hook (its C++ relu fails to
+# compile / raises when run / computes relu(x) + 1), plus this module.
+ITEM_SIZE = '''
 
 class ItemSize(nn.Module):
     """A graph's output used as a size in Python: the compiled graph and the graph as captured can give
@@ -112,7 +99,7 @@ def replies(tmp_path_factory: pytest.TempPathFactory, session_workdir: Path) -> 
     repo.mkdir()
     (repo / "m.py").write_text(MODELS)
     for kind in ("compile_error", "runtime_error", "accuracy"):
-        (repo / f"{kind}.py").write_text(BUG.format(kind=kind))
+        (repo / f"{kind}.py").write_text(relu_bug_source(kind) + ITEM_SIZE)
     os.chmod(repo, 0o755)
     cfg = SandboxConfig(scratch_root=base / "scratch", cache_dir=session_workdir / "cache-one-trace-test",
                         readonly=[repo], unsafe=bwrap_problem() is not None)

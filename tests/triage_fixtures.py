@@ -76,6 +76,11 @@ EXPECTED = {"Fine": "pass", "DiffersAfterBreak": "parity_failed", "PassesWithBre
 
 # Inductor's own test hook makes its C++ relu compute relu(x) + 1: Inductor's output
 # differs from eager, a backend bug by construction (what torch's minifier tests use).
+def relu_bug_source(kind: str = "accuracy") -> str:
+    """ReluBug under one of the hook's kinds: accuracy, compile_error or runtime_error."""
+    return RELU_BUG.replace('"accuracy"', f'"{kind}"', 1)
+
+
 RELU_BUG = '''
 import torch
 import torch.nn as nn

@@ -286,21 +286,11 @@ def one_trace(c: Case) -> bool:
             for key in ("compile_s", "compile_cpu_s", "compile_phases", "compile_cache"):
                 c.result.pop(key, None)
             raise
-        try:
-            # the second call runs what the first ran (the compiled graphs): a graph's output that
-            # feeds Python (an .item() used as a size) must not differ by version and look like a recompile
-            frames_after_first = torch_api.frames_compiled()
-            c.call(trace.run)
-            c.result["recompiles"] = torch_api.frames_compiled() - frames_after_first
-        except Exception as exc:  # noqa: BLE001
-            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+        # the second call runs what the first ran (the compiled graphs): a graph's output that
+        # feeds Python (an .item() used as a size) must not differ by version and look like a recompile
+        count_recompiles(c, trace.run)
     c.hooked, c.compiled = trace.hooked, trace.run
-    if not c.req.get("skip_timing"):
-        with c.timed("hook"):
-            try:
-                hook_timing(c)
-            except Exception as exc:  # noqa: BLE001
-                raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+    timed_hook(c)
     return True
 
 
@@ -316,9 +306,7 @@ def counted_so_far(c: Case, info: torch_api.CaptureInfo) -> None:
 
 def captured(c: Case, info: torch_api.CaptureInfo) -> None:
     """Record what one trace captured; no graph, or a break under fullgraph, ends the case."""
-    c.result.update(graph_count=info.graph_count, graph_break_count=info.graph_break_count,
-                    break_reasons=info.break_reasons, break_ids=info.break_ids,
-                    op_count=info.op_count, ops_per_graph=info.ops_per_graph,
+    c.result.update({key: getattr(info, key) for key in COUNTED_SO_FAR},
                     guard_count=info.guard_count, capture_s=round(info.capture_s, 4))
     if info.graph_count == 0:
         no_graph(c, info.skip_reasons, info.skip_ids)
@@ -339,14 +327,24 @@ def capture(c: Case) -> None:
         except Exception as exc:  # noqa: BLE001
             raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
         captured(c, info)
-        try:
-            frames_after_first = torch_api.frames_compiled()
-            c.call(trace.compiled)
-            c.result["recompiles"] = torch_api.frames_compiled() - frames_after_first
-        except Exception as exc:  # noqa: BLE001
-            raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+        count_recompiles(c, trace.compiled)
     c.hooked = trace.compiled
-    if c.req.get("skip_timing"):  # a repro's backend ladder: verdicts only
+    timed_hook(c)
+
+
+def count_recompiles(c: Case, second_call: Any) -> None:
+    """A second call with the same inputs: the frames Dynamo compiles again are the recompiles."""
+    try:
+        frames_after_first = torch_api.frames_compiled()
+        c.call(second_call)
+        c.result["recompiles"] = torch_api.frames_compiled() - frames_after_first
+    except Exception as exc:  # noqa: BLE001
+        raise CaseEnded(S.CAPTURE_FAILED, Stage.CAPTURE, exc) from None
+
+
+def timed_hook(c: Case) -> None:
+    """The hook measurement as its own stage; a repro's backend ladder skips it (verdicts only)."""
+    if c.req.get("skip_timing"):
         return
     with c.timed("hook"):
         try:
