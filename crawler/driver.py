@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from capture.loading import crawl_env
+from capture.workers.sandbox import inherited_compiler_env
 from crawler.clone import remove_checkout
 from crawler.config import CrawlConfig, default_run_name
 from crawler.executors import make_executor
@@ -110,6 +111,10 @@ class Crawl:
             "packages": json.dumps(env.get("packages") or {}, sort_keys=True),
         })
         self.emit("run", run_id=run_id, env=env)
+        dropped = inherited_compiler_env()
+        if dropped:
+            self.emit("warning", message="compiler settings in this shell are not passed to workers "
+                      f"(verdicts come from the run's own config): {', '.join(dropped)}")
         repos = self.store.repos() if repo_ids is None else list(self.store.repos_by_ids(repo_ids).values())
         if repo_ids is not None:  # keep the caller's order
             order = {i: n for n, i in enumerate(repo_ids)}

@@ -138,3 +138,39 @@ def test_no_stray_processes_survive(hostile_run) -> None:
     repo = hostile_run[4]
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(repo) not in out
+
+
+ENV_PROBE = '''import os
+import torch.nn as nn
+
+
+class Probe(nn.Module):
+    def __init__(self):
+        super().__init__()
+        seen = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(("TORCH", "TRITON")))
+        raise RuntimeError("ENV:" + ";".join(seen))
+'''
+
+
+def test_compiler_switches_in_the_shell_do_not_reach_workers(tmp_path, monkeypatch) -> None:
+    # TORCHDYNAMO_REPRO_LEVEL=4 left in a shell re-runs every graph against eager and turns a
+    # dropout module's verdict into parity_failed: a run's verdicts must not depend on it.
+    from capture.workers.sandbox import inherited_compiler_env
+    for var, value in {"TORCHDYNAMO_REPRO_LEVEL": "4", "TORCHDYNAMO_REPRO_AFTER": "aot",
+                       "TORCHINDUCTOR_MAX_AUTOTUNE": "1", "TORCH_LOGS": "+dynamo"}.items():
+        monkeypatch.setenv(var, value)
+    assert {"TORCHDYNAMO_REPRO_LEVEL", "TORCHINDUCTOR_MAX_AUTOTUNE", "TORCH_LOGS"} <= set(inherited_compiler_env())
+    os.chmod(tmp_path, 0o755)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "probe.py").write_text(ENV_PROBE)
+    cfg = SandboxConfig(scratch_root=tmp_path / "scratch", cache_dir=tmp_path / "cache", readonly=[repo])
+    req = {"case_id": "probe", "checkout": str(repo), "path": "probe.py", "qualname": "Probe",
+           "backend": "eager", "timeout_s": 60, "mem_mb": 4096}
+    results: list[dict] = []
+    WorkerPool(1, cfg).map([req], lambda r: results.append(r.result))
+    msg = results[0]["error_msg"]
+    seen = dict(kv.split("=", 1) for kv in msg.split("ENV:", 1)[1].split()[0].split(";"))
+    assert seen["TORCHINDUCTOR_COMPILE_THREADS"] == "1" and "TORCHINDUCTOR_CACHE_DIR" in seen  # the worker's own
+    assert not {"TORCHDYNAMO_REPRO_LEVEL", "TORCHDYNAMO_REPRO_AFTER", "TORCHINDUCTOR_MAX_AUTOTUNE"} & set(seen)
+    assert seen.get("TORCH_LOGS") != "+dynamo"  # the worker sets its own (graph_breaks,recompiles) for the trace

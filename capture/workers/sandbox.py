@@ -82,9 +82,24 @@ def prepare_dirs(cfg: SandboxConfig) -> None:
             os.chown(d, *cfg.drop_to)
 
 
+# The compiler's own switches (TORCHDYNAMO_REPRO_LEVEL=4 re-runs every graph and
+# checks it; TORCHINDUCTOR_MAX_AUTOTUNE changes the code generated; TORCH_LOGS adds
+# output): a crawl's verdicts and timings must come from the run's recorded
+# config, not from whatever the user's shell happened to export.
+COMPILER_ENV_PREFIXES = ("TORCHDYNAMO_", "TORCHINDUCTOR_", "TORCH_COMPILE_", "TORCH_LOGS", "TORCH_TRACE",
+                         "PYTORCH_JIT", "TRITON_")
+
+
+def inherited_compiler_env(environ: dict[str, str] | None = None) -> list[str]:
+    """Names of compiler switches set in this environment that workers will not see."""
+    environ = os.environ if environ is None else environ
+    return sorted(k for k in environ if k.startswith(COMPILER_ENV_PREFIXES))
+
+
 def worker_env(cfg: SandboxConfig) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.upper().endswith(("TOKEN", "SECRET", "PASSWORD", "KEY")) and not k.startswith(("AWS_", "GITHUB_", "SSH_"))}
+           if not k.upper().endswith(("TOKEN", "SECRET", "PASSWORD", "KEY")) and not k.startswith(("AWS_", "GITHUB_", "SSH_"))
+           and not k.startswith(COMPILER_ENV_PREFIXES)}
     env.update({
         # Inductor's compile thread pool does not survive fork (DESIGN.md).
         "TORCHINDUCTOR_COMPILE_THREADS": "1",
