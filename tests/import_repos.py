@@ -1,4 +1,5 @@
-"""A fixture repo with one module per import pattern of issue 19 (written here, never fetched code).
+"""A fixture repo with one module per import pattern of issue 19 and of the patterns a fresh
+sample of projects showed after it (written here, never fetched code).
 
 Each entry of EXPECTED is the status a real `crawl --check eager` records (the
 replay, an inference run with `--backend eager`, reaches "pass" where this
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy
+
+from capture.loading import old_runtime
 from tests.gitfixtures import make_repo
 
 _LINEAR = '''
@@ -85,8 +89,112 @@ class SixUser(nn.Module):
     def forward(self, x):
         return self.fc(x)
 ''',
+    # Round 4, from a fresh sample of projects. 5. a stub base beside metaclass=ABCMeta (mm* backbones)
+    "mmstyle/__init__.py": "",
+    "mmstyle/base.py": """
+from abc import ABCMeta, abstractmethod
+
+import torch.nn as nn
+from zooengine.model import BaseModule  # not installed: a stub
+
+
+class BaseBackbone(BaseModule, metaclass=ABCMeta):
+    @abstractmethod
+    def forward(self, x):
+        pass
+""" + _LINEAR.format(name="Head"),
+    # 6. a registry decorator that rejects a class whose base is a stub kills the file at import
+    "mmstyle/registry.py": """
+import torch.nn as nn
+
+
+class Registry:
+    def register(self, cls):
+        if not issubclass(cls, nn.Module):
+            raise TypeError("module must be a child of nn.Module, but got {}".format(cls))
+        return cls
+
+
+BACKBONES = Registry()
+""",
+    "mmstyle/nets.py": """import torch.nn as nn
+from zooengine.cnn import VGG
+
+from mmstyle.registry import BACKBONES
+
+
+@BACKBONES.register
+class SSD(VGG):
+    pass
+
+
+@BACKBONES.register
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(x)
+""",
+    # 7. numpy's removed aliases (np.float) and 8. Python 3.11's stricter dataclass defaults
+    "old_runtime_user.py": """from dataclasses import dataclass
+
+import numpy as np
+import torch.nn as nn
+
+
+@dataclass
+class State:
+    width: int = 8
+
+
+@dataclass
+class Config:
+    state: State = State()
+
+
+class Quant(nn.Module):
+    scale_dtype = np.float
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(Config().state.width, 8)
+
+    def forward(self, x):
+        return self.fc(x) * self.scale_dtype(2)
+""",
+    # 9. a vendored copy named like its PyPI package, nested in the repo's own package
+    "flowlib/__init__.py": "",
+    "flowlib/transforms/__init__.py": "from flowlib.transforms.UMNN.normalizer import Normalizer  # noqa: F401\n",
+    "flowlib/transforms/UMNN/__init__.py": "from flowlib.transforms.UMNN.normalizer import Normalizer  # noqa: F401\n",
+    "flowlib/transforms/UMNN/normalizer.py": "import torch.nn as nn\nfrom UMNN import NeuralIntegral  # noqa: F401 - PyPI UMNN\n"
+                                             + _LINEAR.format(name="Normalizer"),
+    # 10. a file `zoo/utils.py` nearer the case file than the root package `utils/` it imports from
+    "utils/repository.py": "class Repository:\n    pass\n",
+    "zoo/__init__.py": "",
+    "zoo/utils.py": "HELPER = 1\n",
+    "zoo/registry.py": "from utils.repository import Repository\n\nMODELS = Repository()\n",
+    "zoo/backbone/__init__.py": "",
+    "zoo/backbone/net.py": "import torch.nn as nn\n\nfrom zoo.registry import MODELS  # noqa: F401\n"
+                           + _LINEAR.format(name="ZooNet"),
+    # 11. a missing package behind `except ImportError: raise ImportError("please install")`
+    "needs_apex.py": """import torch.nn as nn
+
+try:
+    from apexzoo import amp  # noqa: F401
+except ImportError:
+    raise ImportError("Please install apexzoo to run this example.")
+""" + _LINEAR.format(name="Mixed"),
+    # 12. a missing package whose name begins the repo's own (`mmdet` and `mmdet3d/ops/conv.py`)
+    "mmdet3dzoo/__init__.py": "",
+    "mmdet3dzoo/ops/__init__.py": "",
+    "mmdet3dzoo/ops/helpers.py": "WIDTH = 8\n",
+    "mmdet3dzoo/ops/conv.py": "import torch.nn as nn\nimport mmdet3d  # noqa: F401 - not installed\nfrom .helpers import WIDTH\n"
+                              + _LINEAR.format(name="SparseConv").replace("8, 8", "WIDTH, WIDTH"),
 }
 
+DECORATOR_SKIPPED = "skipped:mmstyle/nets.py:8"  # `class SSD(VGG)` defined without its decorator
 SKIPPED = ["skipped:legacy/settings.py:6", "skipped:legacy/settings.py:8", "skipped:legacy/settings.py:9"]
 
 EXPECTED: dict[tuple[str, str], str] = {
@@ -96,6 +204,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("nets/blocks.py", "Block"): "runnable",
     ("nets/main.py", "Main"): "runnable",
     ("old_api.py", "SixUser"): "runnable",
+    ("mmstyle/base.py", "Head"): "runnable",
+    ("mmstyle/nets.py", "Tiny"): "runnable",
+    ("old_runtime_user.py", "Quant"): "runnable",
+    ("flowlib/transforms/UMNN/normalizer.py", "Normalizer"): "runnable",
+    ("zoo/backbone/net.py", "ZooNet"): "runnable",
+    ("needs_apex.py", "Mixed"): "runnable",
+    ("mmdet3dzoo/ops/conv.py", "SparseConv"): "runnable",
 }
 
 
@@ -108,6 +223,14 @@ def stubs(installed: set[str]) -> dict[tuple[str, str], list[str]]:
         ("nets/blocks.py", "Block"): [],
         ("nets/main.py", "Main"): [],
         ("old_api.py", "SixUser"): ["torch._six (compat shim)", "torch._utils._accumulate (compat shim)"],
+        ("mmstyle/base.py", "Head"): ["zooengine"],
+        ("mmstyle/nets.py", "Tiny"): [DECORATOR_SKIPPED, "zooengine"],
+        ("old_runtime_user.py", "Quant"): [old_runtime.DATACLASS_MARK]
+        + ([] if "float" in numpy.__dict__ else [old_runtime.NUMPY_MARK.format("float")]),
+        ("flowlib/transforms/UMNN/normalizer.py", "Normalizer"): ["UMNN"],
+        ("zoo/backbone/net.py", "ZooNet"): [],
+        ("needs_apex.py", "Mixed"): ["apexzoo"],
+        ("mmdet3dzoo/ops/conv.py", "SparseConv"): ["mmdet3d"],
     }
 
 

@@ -20,6 +20,7 @@ the code meant them, and recorded on the case when made (capture/loading/stub_to
 """
 from __future__ import annotations
 
+import abc
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -33,8 +34,8 @@ import types
 from pathlib import Path
 from typing import Any
 
-from capture.loading import (known_packages, repo_paths, shadowing, stub_torch, stub_use, stub_versions, tolerant,
-                             torch_compat)
+from capture.loading import (known_packages, old_runtime, repo_paths, shadowing, stub_torch, stub_use, stub_versions,
+                             tolerant, torch_compat)
 
 # torch itself and our own packages are never stubbed. torchvision/torchaudio/
 # torchtext are when missing: a file that imports torchvision for one transform
@@ -112,7 +113,7 @@ _PROTOCOL: dict[str, Any] = {
 }
 
 
-class _StubMeta(type):
+class _StubMeta(abc.ABCMeta):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         stub_use.touch(_origin(cls))
         # Used as a bare decorator (@stub.register): hand the function or class back.
@@ -425,8 +426,8 @@ class _Attempts:
             if len(want) <= len(have) or want[-len(have):] != have:
                 return False
             alias, target = have[0], ".".join(want[: len(want) - len(have) + 1])
-            if self.aliases.get(alias) == target:
-                return False
+            if self.aliases.get(alias) == target or target.split(".")[0] == alias:
+                return False  # `torch2trt/torch2trt.py` imported as `torch2trt`: an alias into itself loops
             self.aliases[alias] = target
         if str(base) not in sys.path:
             sys.path.insert(0, str(base))
@@ -463,11 +464,45 @@ class _Attempts:
         self.exact.add(name)
         return True
 
+    def stub_root(self, exc: ModuleNotFoundError, local: set[str]) -> bool:
+        """A missing third-party top-level package (none of the repo's own names): stub it whole."""
+        missing = (exc.name or "").split(".")[0]
+        repo_has = (missing in local and not known_packages.is_known(missing)) \
+            or repo_paths.source_root(self.checkout, missing, _importer(exc, self.checkout)) is not None
+        if not missing or missing in NEVER_STUB or missing in self.roots or repo_has:
+            return False
+        self.roots.add(missing)
+        return True
+
+    def fix_not_a_package(self, exc: ModuleNotFoundError) -> bool:
+        """`from utils.repository import R` met the file `model/utils.py` (a folder nearer the case
+        file on sys.path) where the repo root's package `utils/` has it: that root goes first."""
+        name = exc.name or ""
+        top, _, sub = name.partition(".")
+        have = sys.modules.get(top)
+        if not sub or "is not a package" not in str(exc) or have is None or hasattr(have, "__path__"):
+            return False
+        shadow = Path(getattr(have, "__file__", "") or "").resolve().parent
+        first = sub.split(".")[0]
+        for entry in list(sys.path):
+            folder = Path(entry).resolve() if entry else None
+            if folder is None or folder == shadow or not (folder == self.checkout or self.checkout in folder.parents):
+                continue
+            pkg = folder / top
+            if pkg.is_dir() and ((pkg / f"{first}.py").is_file() or (pkg / first).is_dir()):
+                if shadow in {Path(p).resolve() for p in sys.path if p}:
+                    sys.path.remove(entry)
+                    sys.path.insert([Path(p).resolve() if p else None for p in sys.path].index(shadow), entry)
+                    sys.modules.pop(top, None)
+                    return True
+        return False
+
     def fix_chained(self, exc: BaseException, local: set[str]) -> bool:
-        """`try: from ._ext import x / except ImportError: raise ImportError("build it first")`: fix the cause."""
+        """`try: from ._ext import x / except ImportError: raise ImportError("build it first")`
+        (or "please install apex"): fix the cause, as if the import had not been wrapped."""
         inner = exc.__cause__ or exc.__context__
         if isinstance(inner, ModuleNotFoundError):
-            return self.fix_missing(inner, local)
+            return self.fix_missing(inner, local) or self.stub_root(inner, local)
         if isinstance(inner, ImportError):
             return self.fix_cannot_import(inner)
         return False
@@ -602,6 +637,7 @@ def load_class(checkout: Path, relpath: str, qualname: str,
     local = _repo_top_levels(checkout) | _repo_top_levels(file.parent)
     state = _Attempts(checkout, stubs)
     stub_torch.install()
+    old_runtime.install()
     torch_marks: list[str] = []
     stub_torch.record_into(torch_marks)  # calls made while importing (module-level `.cuda()`)
     shims = _ShimFinder()
@@ -622,15 +658,11 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             module = _import_file(dotted, file, checkout, files, state.case_name)
             break
         except ModuleNotFoundError as exc:
-            missing = (exc.name or "").split(".")[0]
-            if state.fix_missing(exc, local):
+            if state.fix_missing(exc, local) or state.fix_not_a_package(exc):
                 _forget(local | state.roots | {e.split(".")[0] for e in state.exact}, before, checkout, state.keep)
                 continue
-            repo_has = (missing in local and not known_packages.is_known(missing)) \
-                or repo_paths.source_root(checkout, missing, _importer(exc, checkout)) is not None
-            if not missing or missing in NEVER_STUB or missing in state.roots or repo_has:
+            if not state.stub_root(exc, local):
                 raise LoadError(f"{type(exc).__name__}: {exc}", missing=exc.name or None, cause=exc) from exc
-            state.roots.add(missing)
             _forget(local | state.roots, before, checkout, state.keep)
         except SystemExit as exc:
             if state.fix_statement(exc):  # `args = parser.parse_args()` at top level: that statement skipped
@@ -722,7 +754,8 @@ def _import_file(dotted: str, file: Path, checkout: Path, files: tolerant.Tolera
             if Path(getattr(module, "__file__", "") or "").resolve() == file.resolve():
                 return module
         except ModuleNotFoundError as exc:
-            if exc.name and dotted.startswith(exc.name) and not (base / exc.name.replace(".", "/")).exists():
+            # `mmdet` missing is not `mmdet3d.ops.x` itself: compare whole dotted parts
+            if exc.name and (dotted == exc.name or dotted.startswith(exc.name + ".")) and not (base / exc.name.replace(".", "/")).exists():
                 pass  # the dotted name itself is not importable; fall back to the path
             else:
                 raise

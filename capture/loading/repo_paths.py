@@ -6,7 +6,8 @@ them but not from the repo root. The loader asks `source_root` for the folder
 to put on sys.path: the nearest ancestor of the importing file that contains
 the name (a package dir with .py files, or a NAME.py), else the shallowest
 folder in the repo that does. Never the importing file itself (`from decorator
-import decorator` inside `utils/decorator.py` means the PyPI package), and for
+import decorator` inside `utils/decorator.py` means the PyPI package, and so does
+`from UMNN import x` inside a package nested as `nflows/transforms/UMNN/`), and for
 a known distribution's name (capture/loading/known_packages.py) only a folder
 the repo declares as a source root (`declared_root`: the repo root, `src/`, a
 folder with setup.py, setup.cfg or pyproject.toml). Submodules of the repo's own packages that have
@@ -63,6 +64,10 @@ def _holds(folder: Path, name: str, importer: Path | None = None) -> bool:
     pkg = folder / name
     if (folder / f"{name}.py").is_file():
         return importer is None or (folder / f"{name}.py").resolve() != importer
+    if importer is not None and pkg.resolve() in importer.parents and (folder / "__init__.py").is_file():
+        # `from UMNN import x` inside `nflows/transforms/UMNN/`: the file's own package, loaded
+        # as `nflows.transforms.UMNN`, means the PyPI UMNN; a second copy of it is a circular import
+        return False
     return pkg.is_dir() and any(p.suffix == ".py" for p in pkg.iterdir()) \
         and (importer is None or (pkg / "__init__.py").resolve() != importer)
 

@@ -13,7 +13,9 @@ top-level imports that would land in the checkout:
   its declared source roots (repo root, src/, a folder with setup.py or
   pyproject.toml), else ModuleNotFoundError, which the loader stubs;
 - a file that is importing itself under another name (it is initializing
-  right now) is never its own dependency: the next sys.path folder, or missing.
+  right now) is never its own dependency: the next sys.path folder, or missing;
+  nor is a package of the repo that is initializing under a longer name
+  (`nflows.transforms.UMNN` met again as top-level `UMNN`).
 
 Everything else goes on to the ordinary finders. No crawled code runs here.
 """
@@ -71,7 +73,7 @@ class RepoGuard(importlib.abc.MetaPathFinder):
         if self.stubs is not None and fullname in self.stubs.roots:
             return self.stubs.find_spec(fullname, None)  # stubbed already: not the repo file of that name
         known = known_packages.is_known(fullname)
-        if not known and not _initializing(origin):
+        if not known and not _initializing(origin) and not _loading_as_other(origin, fullname):
             return None
         outside = [p for p in entries if not self._inside(str(Path(p).resolve()) if p else p)]
         installed = importlib.machinery.PathFinder.find_spec(fullname, outside)
@@ -86,6 +88,19 @@ class RepoGuard(importlib.abc.MetaPathFinder):
             if other is not None and _origin(other) != origin:
                 return other
         raise ModuleNotFoundError(f"No module named '{fullname}'", name=fullname)
+
+
+def _loading_as_other(origin: str, name: str) -> bool:
+    """Whether the file at `origin` is being initialized right now under another name: `from UMNN
+    import x` in `nflows/transforms/UMNN/m.py`, run by `nflows.transforms.UMNN`'s __init__, means
+    the PyPI UMNN; the repo's folder of that name would import the half-loaded package twice."""
+    for other, module in list(sys.modules.items()):
+        if other == name or not getattr(getattr(module, "__spec__", None), "_initializing", False):
+            continue
+        file = getattr(module, "__file__", None)
+        if file and str(Path(file).resolve()) == origin:
+            return True
+    return False
 
 
 def _origin(spec: Any) -> str | None:

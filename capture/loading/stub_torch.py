@@ -36,20 +36,21 @@ def record_into(stubs: list[str]) -> None:
     _sink[0] = stubs
 
 
-def _mark(mark: str) -> None:
+def mark(entry: str) -> None:
+    """Add `entry` to the current case's stub list (capture/loading/old_runtime.py marks here too)."""
     stubs = _sink[0]
-    if mark not in stubs:
-        stubs.append(mark)
+    if entry not in stubs:
+        stubs.append(entry)
         stubs.sort()
 
 
 def _tensor_cuda(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-    _mark(CUDA_MARK)
+    mark(CUDA_MARK)
     return self
 
 
 def _module_cuda(self: torch.nn.Module, device: Any = None) -> torch.nn.Module:
-    _mark(CUDA_MARK)
+    mark(CUDA_MARK)
     return self
 
 
@@ -66,7 +67,7 @@ def install() -> None:
     def parameter_new(cls: type, data: Any = None, requires_grad: bool = True) -> Any:
         if isinstance(data, torch.Tensor) and requires_grad \
                 and not (data.is_floating_point() or data.is_complex()):
-            _mark(INT_PARAM_MARK)
+            mark(INT_PARAM_MARK)
             data = data.to(torch.get_default_dtype())
         return original_new(cls, data, requires_grad)
     torch.nn.Parameter.__new__ = staticmethod(parameter_new)  # type: ignore[method-assign,assignment]

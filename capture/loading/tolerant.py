@@ -12,12 +12,16 @@ that raises and is no import, definition or `raise` of its own is skipped, and s
 statement the case already recorded as skipped (a replay skips the same ones
 without running them). Each skip is recorded on the case as
 "skipped:<file>:<line>", beside its stubs. An import or definition that
-raises still fails the load: those are the import fixers' to handle.
+raises still fails the load: those are the import fixers' to handle; except a
+decorator that raises (a registry's `@BACKBONES.register_module` rejecting a
+class whose base is a stub): then the class or function is defined without its
+decorators, recorded the same way at its `class`/`def` line.
 """
 from __future__ import annotations
 
 import __future__
 import ast
+import copy
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -62,9 +66,19 @@ def statement_at(file: str, line: int) -> ast.stmt | None:
     except (OSError, SyntaxError, ValueError):
         return None
     for stmt in tree.body:
-        if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+        if _first_line(stmt) <= line <= (stmt.end_lineno or stmt.lineno):
             return stmt
     return None
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """A decorated definition starts at its first decorator, before its `class`/`def` line."""
+    return min([d.lineno for d in getattr(stmt, "decorator_list", [])] + [stmt.lineno])
+
+
+def undecorated(stmt: ast.stmt) -> bool:
+    """A definition whose decorators may be dropped: a class or function that has some."""
+    return isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and bool(stmt.decorator_list)
 
 
 def failing_statement(exc: BaseException, checkout: Path) -> tuple[str, int] | None:
@@ -83,6 +97,8 @@ def failing_statement(exc: BaseException, checkout: Path) -> tuple[str, int] | N
     if found is None:
         return None
     stmt = statement_at(*found)
+    if stmt is not None and undecorated(stmt) and found[1] < stmt.lineno:
+        return found[0], stmt.lineno  # its decorator raised: the definition, without decorators
     if stmt is None or not skippable(stmt):
         return None
     return found[0], stmt.lineno
@@ -102,7 +118,10 @@ class TolerantLoader(importlib.machinery.SourceFileLoader):
         for stmt in tree.body:
             if stmt.lineno in self.skip:
                 self.record(self.path, stmt.lineno)
-                continue
+                if not undecorated(stmt):
+                    continue
+                stmt = copy.copy(stmt)
+                stmt.decorator_list = []
             if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
                 for alias in stmt.names:
                     feature = getattr(__future__, alias.name, None)
