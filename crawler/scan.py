@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Union
 
+from capture.loading.tolerant import salvage
+
 __all__ = ["ScanResult", "scan_checkout", "TORCH_NN_MODULES", "is_torch_module_name"]
 
 # torch.nn classes that are nn.Module subclasses (public and the private bases that
@@ -82,7 +84,9 @@ def scan_checkout(root: Path, *, max_file_bytes: int = 2_000_000) -> ScanResult:
     follow symlinked directories, and refuses symlinked files that lead
     outside `root`. Files over `max_file_bytes`, not decodable (PEP 263
     cookies honoured) or not parseable by this Python (Python 2 code) are
-    reported in `errors`.
+    reported in `errors`; a file where only some top-level statements do not
+    parse is scanned without them (capture/loading/tolerant.py's salvage, as
+    the loader imports it) and reported too.
     """
     root = Path(root)
     errors: list[tuple[str, str]] = []
@@ -92,7 +96,10 @@ def scan_checkout(root: Path, *, max_file_bytes: int = 2_000_000) -> ScanResult:
         if isinstance(parsed, str):
             errors.append((rel, parsed))
         else:
-            files.append(_File(rel, *parsed))
+            source, tree, note = parsed
+            if note:  # partly scanned (Python 2 lines): said, and its other classes still found
+                errors.append((rel, note))
+            files.append(_File(rel, source, tree))
     modules = _Index(files).modules()
     modules.sort(key=lambda m: (m["path"], m["line"]))
     return ScanResult(modules=modules, errors=errors, files_scanned=len(files))
@@ -115,8 +122,8 @@ def _skip_dir(parent: str, name: str) -> bool:
     return any(os.path.exists(os.path.join(parent, name, marker)) for marker in _VENV_MARKERS)
 
 
-def _read_and_parse(root: Path, rel: str, max_file_bytes: int) -> tuple[str, ast.Module] | str:
-    """(source, tree), or an error message saying why the file was not scanned."""
+def _read_and_parse(root: Path, rel: str, max_file_bytes: int) -> tuple[str, ast.Module, str | None] | str:
+    """(source, tree, note on statements left out), or an error message saying why the file was not scanned."""
     path = root / rel
     try:
         st = os.lstat(path)
@@ -147,12 +154,19 @@ def _read_and_parse(root: Path, rel: str, max_file_bytes: int) -> tuple[str, ast
             warnings.simplefilter("ignore")
             tree = ast.parse(source, filename=rel)
     except SyntaxError as exc:
-        return f"syntax error at line {exc.lineno}: {exc.msg}"
+        said = f"syntax error at line {exc.lineno}: {exc.msg}"
+        try:  # the loader skips top-level statements that do not parse: their classes are lost, not the rest
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree, blanked = salvage(source, rel)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return said
+        return source, tree, f"{said}; scanned without {len(blanked)} top-level statement(s) that do not parse"
     except ValueError as exc:  # null bytes
         return f"cannot parse: {exc}"
     except (RecursionError, MemoryError):
         return "too deeply nested to parse"
-    return source, tree
+    return source, tree, None
 
 
 # -- the model of a repo: files, scopes, classes -----------------------------------------

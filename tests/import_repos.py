@@ -170,6 +170,8 @@ class Quant(nn.Module):
     "flowlib/transforms/UMNN/__init__.py": "from flowlib.transforms.UMNN.normalizer import Normalizer  # noqa: F401\n",
     "flowlib/transforms/UMNN/normalizer.py": "import torch.nn as nn\nfrom UMNN import NeuralIntegral  # noqa: F401 - PyPI UMNN\n"
                                              + _LINEAR.format(name="Normalizer"),
+    "flowlib/transforms/linear.py": "import torch.nn as nn\nimport flowlib.transforms  # noqa: F401 - runs UMNN's __init__\n"
+                                    + _LINEAR.format(name="FlowLinear"),
     # 10. a file `zoo/utils.py` nearer the case file than the root package `utils/` it imports from
     "utils/repository.py": "class Repository:\n    pass\n",
     "zoo/__init__.py": "",
@@ -192,8 +194,19 @@ except ImportError:
     "mmdet3dzoo/ops/helpers.py": "WIDTH = 8\n",
     "mmdet3dzoo/ops/conv.py": "import torch.nn as nn\nimport mmdet3d  # noqa: F401 - not installed\nfrom .helpers import WIDTH\n"
                               + _LINEAR.format(name="SparseConv").replace("8, 8", "WIDTH, WIDTH"),
+    # 13. Python 2 statements (`print x`) in a function and the `__main__` block: the file does not parse
+    "py2_model.py": "import torch.nn as nn\n" + _LINEAR.format(name="Py2Net") + '''
+
+def report(net):
+    print "parameters:", sum(p.numel() for p in net.parameters())
+
+
+if __name__ == "__main__":
+    print Py2Net()
+''',
 }
 
+PY2_SKIPPED = ["skipped:py2_model.py:12", "skipped:py2_model.py:16"]  # `def report`, `if __name__`
 DECORATOR_SKIPPED = "skipped:mmstyle/nets.py:8"  # `class SSD(VGG)` defined without its decorator
 SKIPPED = ["skipped:legacy/settings.py:6", "skipped:legacy/settings.py:8", "skipped:legacy/settings.py:9"]
 
@@ -208,9 +221,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("mmstyle/nets.py", "Tiny"): "runnable",
     ("old_runtime_user.py", "Quant"): "runnable",
     ("flowlib/transforms/UMNN/normalizer.py", "Normalizer"): "runnable",
+    ("flowlib/transforms/linear.py", "FlowLinear"): "runnable",
     ("zoo/backbone/net.py", "ZooNet"): "runnable",
     ("needs_apex.py", "Mixed"): "runnable",
     ("mmdet3dzoo/ops/conv.py", "SparseConv"): "runnable",
+    ("py2_model.py", "Py2Net"): "runnable",
 }
 
 
@@ -228,9 +243,11 @@ def stubs(installed: set[str]) -> dict[tuple[str, str], list[str]]:
         ("old_runtime_user.py", "Quant"): [old_runtime.DATACLASS_MARK]
         + ([] if "float" in numpy.__dict__ else [old_runtime.NUMPY_MARK.format("float")]),
         ("flowlib/transforms/UMNN/normalizer.py", "Normalizer"): ["UMNN"],
+        ("flowlib/transforms/linear.py", "FlowLinear"): ["UMNN"],
         ("zoo/backbone/net.py", "ZooNet"): [],
         ("needs_apex.py", "Mixed"): ["apexzoo"],
         ("mmdet3dzoo/ops/conv.py", "SparseConv"): ["mmdet3d"],
+        ("py2_model.py", "Py2Net"): PY2_SKIPPED,
     }
 
 

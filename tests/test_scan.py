@@ -275,13 +275,15 @@ def test_unreadable_files_are_errors_and_the_scan_goes_on(tmp_path: Path) -> Non
     assert set(errors) == {"broken.py", "py2.py", "latin.py", "huge.py", "nulls.py", "escape.py", "fifo.py"}
     assert errors["broken.py"].startswith("syntax error at line 2")
     assert errors["py2.py"].startswith("syntax error at line 2") and "print" in errors["py2.py"]
+    # only the statements that do not parse are left out: py2.py's class is still found, and said
+    assert "without 1 top-level statement" in errors["py2.py"] and "without 1" in errors["broken.py"]
     assert errors["latin.py"] == "not UTF-8"
     assert "too large" in errors["huge.py"]
     assert "outside" in errors["escape.py"] and "regular" in errors["fifo.py"]
     found = {(m["path"], m["qualname"]) for m in result.modules}
     assert found == {("cookie.py", "Cookie"), ("good.py", "Good"), ("inside/target.py", "Linked"),
-                     ("link_inside.py", "Linked")}
-    assert result.files_scanned == 4
+                     ("link_inside.py", "Linked"), ("py2.py", "Old")}
+    assert result.files_scanned == 6
     assert [m["path"] for m in result.modules] == sorted(m["path"] for m in result.modules)
 
 

@@ -375,6 +375,7 @@ class _Attempts:
         self.skipped: set[str] = set()  # "skipped:<file>:<line>", recorded beside the stubs
         self.aliases: dict[str, str] = {}  # a repo file's package imported top-level -> its real dotted name
         self.case_name: tuple[str, Path] | None = None  # the case file's own dotted name, when found
+        self.refused: set[str] = set()  # names whose repo folder shadowing.RepoGuard refused: stubbed
         for entry in stubs or []:
             where = tolerant.parse_mark(checkout, entry)
             if where is not None:
@@ -467,8 +468,9 @@ class _Attempts:
     def stub_root(self, exc: ModuleNotFoundError, local: set[str]) -> bool:
         """A missing third-party top-level package (none of the repo's own names): stub it whole."""
         missing = (exc.name or "").split(".")[0]
-        repo_has = (missing in local and not known_packages.is_known(missing)) \
-            or repo_paths.source_root(self.checkout, missing, _importer(exc, self.checkout)) is not None
+        repo_has = missing not in self.refused and (
+            (missing in local and not known_packages.is_known(missing))
+            or repo_paths.source_root(self.checkout, missing, _importer(exc, self.checkout)) is not None)
         if not missing or missing in NEVER_STUB or missing in self.roots or repo_has:
             return False
         self.roots.add(missing)
@@ -648,7 +650,9 @@ def load_class(checkout: Path, relpath: str, qualname: str,
     sys.meta_path.insert(len(sys.meta_path) - 1, compat)  # torch APIs torch removed: before the stubs
     own_top = _package_base(_dotted_name(relpath), checkout)[0].split(".")[0] or None
     files = tolerant.TolerantFinder(state.tolerant, state.record_skip)
-    sys.meta_path[:0] = [shadowing.RepoGuard(checkout, own_top, finder), _AliasFinder(state.aliases), files]
+    guard = shadowing.RepoGuard(checkout, own_top, finder)
+    guard.refused = state.refused
+    sys.meta_path[:0] = [guard, _AliasFinder(state.aliases), files]
     dotted = _dotted_name(relpath)
     before = set(sys.modules)
     module = None

@@ -58,6 +58,7 @@ class RepoGuard(importlib.abc.MetaPathFinder):
         self.root = str(self.checkout)
         self.own_top = own_top  # the case file's own top package: the repo's by construction
         self.redirected: set[str] = set()
+        self.refused: set[str] = set()  # repo folders refused as these names: third-party, to stub
 
     def _inside(self, path: str | None) -> bool:
         return bool(path) and (path == self.root or path.startswith(self.root + "/"))
@@ -87,13 +88,19 @@ class RepoGuard(importlib.abc.MetaPathFinder):
             other = importlib.machinery.PathFinder.find_spec(fullname, rest)
             if other is not None and _origin(other) != origin:
                 return other
+        self.refused.add(fullname)
         raise ModuleNotFoundError(f"No module named '{fullname}'", name=fullname)
 
 
 def _loading_as_other(origin: str, name: str) -> bool:
     """Whether the file at `origin` is being initialized right now under another name: `from UMNN
     import x` in `nflows/transforms/UMNN/m.py`, run by `nflows.transforms.UMNN`'s __init__, means
-    the PyPI UMNN; the repo's folder of that name would import the half-loaded package twice."""
+    the PyPI UMNN; the repo's folder of that name would import the half-loaded package twice.
+    Only for a package nested in a package (`transforms/__init__.py`): `code/models/` run as
+    top-level `models` by the repo's scripts from `code/` is that repo's own name."""
+    found = Path(origin)
+    if found.name != "__init__.py" or not (found.parent.parent / "__init__.py").is_file():
+        return False
     for other, module in list(sys.modules.items()):
         if other == name or not getattr(getattr(module, "__spec__", None), "_initializing", False):
             continue

@@ -15,7 +15,10 @@ without running them). Each skip is recorded on the case as
 raises still fails the load: those are the import fixers' to handle; except a
 decorator that raises (a registry's `@BACKBONES.register_module` rejecting a
 class whose base is a stub): then the class or function is defined without its
-decorators, recorded the same way at its `class`/`def` line.
+decorators, recorded the same way at its `class`/`def` line. A file that does
+not parse (Python 2's `print x` in its `__main__` block) loads without the
+top-level statements that do not parse (`salvage`), each recorded the same way;
+the scanner (crawler/scan.py) finds the classes of such a file the same way.
 """
 from __future__ import annotations
 
@@ -81,12 +84,69 @@ def undecorated(stmt: ast.stmt) -> bool:
     return isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and bool(stmt.decorator_list)
 
 
+MAX_SALVAGED = 50
+_CONTINUES = ("else", "elif", "except", "finally", ")", "]", "}", "#")
+
+
+def _starts_statement(line: str) -> bool:
+    text = line.rstrip("\r\n")
+    return bool(text) and not text[0].isspace() and not text.startswith(_CONTINUES)
+
+
+def _top_level_block(lines: list[str], lineno: int) -> tuple[int, int]:
+    """(first, last) 1-based lines of the top-level statement around `lineno`, decorators included."""
+    lineno = max(1, min(lineno, len(lines)))
+    first = lineno
+    while first > 1 and not _starts_statement(lines[first - 1]):
+        first -= 1
+    while first > 1 and lines[first - 2].startswith("@"):
+        first -= 1
+    last = lineno
+    while last < len(lines) and not _starts_statement(lines[last]):
+        last += 1
+    return first, last
+
+
+def salvage(source: str, filename: str = "<unknown>") -> tuple[ast.Module, list[int]]:
+    """The file's tree without the top-level statements that do not parse (Python 2's `print x`
+    in a `__main__` block or a method), and the first line of each one blanked out. Line numbers
+    are kept. Raises SyntaxError where blanking whole statements does not make the file parse."""
+    lines = source.splitlines(keepends=True)
+    blanked: list[int] = []
+    while True:
+        try:
+            return ast.parse("".join(lines), filename), sorted(blanked)
+        except SyntaxError as exc:
+            if not lines or exc.lineno is None or len(blanked) >= MAX_SALVAGED:
+                raise
+            first, last = _top_level_block(lines, exc.lineno)
+            if first in blanked or (first == 1 and last == len(lines)):
+                raise
+            lines[first - 1:last] = ["\n"] * (last - first + 1)
+            blanked.append(first)
+
+
+def _unparsable(exc: SyntaxError, root: str) -> tuple[str, int] | None:
+    """(file, first blanked line) where a repo file does not parse but salvage can fix it."""
+    file = str(Path(exc.filename).resolve()) if exc.filename else ""
+    if not file.startswith(root):
+        return None
+    try:
+        _, blanked = salvage(Path(file).read_text(errors="replace"), file)
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return None
+    return (file, blanked[0]) if blanked else None
+
+
 def failing_statement(exc: BaseException, checkout: Path) -> tuple[str, int] | None:
     """(file, first line) of the top-level statement whose run raised `exc`, where it may be skipped:
-    the innermost module-level frame of a repo file, in a statement that is no import or definition."""
+    the innermost module-level frame of a repo file, in a statement that is no import or definition;
+    or the first statement of a repo file that does not parse (salvage)."""
     if resource_error(exc):
         return None
     root = str(Path(checkout).resolve()) + "/"
+    if isinstance(exc, SyntaxError):
+        return _unparsable(exc, root)
     found = None
     tb = exc.__traceback__
     while tb is not None:
@@ -113,7 +173,9 @@ class TolerantLoader(importlib.machinery.SourceFileLoader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         source = Path(self.path).read_text(errors="replace")
-        tree = ast.parse(source, self.path)
+        tree, blanked = salvage(source, self.path)
+        for line in blanked:  # statements that do not parse are skipped like those that fail
+            self.record(self.path, line)
         flags = 0
         for stmt in tree.body:
             if stmt.lineno in self.skip:
