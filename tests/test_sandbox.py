@@ -174,3 +174,28 @@ def test_compiler_switches_in_the_shell_do_not_reach_workers(tmp_path, monkeypat
     assert seen["TORCHINDUCTOR_COMPILE_THREADS"] == "1" and "TORCHINDUCTOR_CACHE_DIR" in seen  # the worker's own
     assert not {"TORCHDYNAMO_REPRO_LEVEL", "TORCHDYNAMO_REPRO_AFTER", "TORCHINDUCTOR_MAX_AUTOTUNE"} & set(seen)
     assert seen.get("TORCH_LOGS") != "+dynamo"  # the worker sets its own (graph_breaks,recompiles) for the trace
+
+
+ESCAPES = '''import torch.nn as nn
+
+
+class Escapes(nn.Module):
+    def forward(self, x):
+        raise KeyboardInterrupt("not an Exception: past every step's handler")
+'''
+
+
+def test_an_exception_past_the_checks_is_a_crash_with_its_traceback(tmp_path) -> None:
+    # the child's last-resort handler: the case is a crash, and its traceback says where, not the output tail
+    os.chmod(tmp_path, 0o755)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "escapes.py").write_text(ESCAPES)
+    cfg = SandboxConfig(scratch_root=tmp_path / "scratch", cache_dir=tmp_path / "cache", readonly=[repo])
+    req = {"case_id": "escapes", "checkout": str(repo), "path": "escapes.py", "qualname": "Escapes",
+           "backend": "eager", "timeout_s": 60, "mem_mb": 4096, "stop_after": "eager"}
+    results: list[dict] = []
+    WorkerPool(1, cfg).map([req], lambda r: results.append(r.result))
+    res = results[0]
+    assert res["status"] == "crash" and res["error_type"] == "KeyboardInterrupt"
+    assert "escapes.py" in res["traceback"] and res["traceback"].rstrip().endswith("KeyboardInterrupt")

@@ -394,6 +394,31 @@ class CheckedInput(nn.Module):
             raise ValueError("Input x has incorrect shape {}".format(x.shape))
         return self.linear(x.view(len(x), -1))
 ''',
+    # shapes of hostile modules that once escaped the checks as a worker "crash"
+    "hostile_shapes.py": '''import torch.nn as nn
+
+
+class NoModuleInit(nn.Module):
+    """Never calls nn.Module.__init__: `.train()` meets no _modules."""
+
+    def __init__(self, weight=2.0):
+        self.weight = weight
+
+    def forward(self, x):
+        return x * self.weight
+
+
+class ShapelessPatch(nn.Module):
+    """A conv whose kernel_size is no tuple of ints (`to_2tuple` from a stubbed timm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(3, 8, 4, 4)
+        self.proj.kernel_size = ()
+
+    def forward(self, x):
+        return self.proj(x)
+''',
 }
 
 EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -424,6 +449,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("exports/layers/norm.py", "Norm"): ("pass", None),
     ("exports/layers/gated.py", "Gated"): ("pass", None),
     ("exports/net.py", "GatedNet"): ("pass", None),
+    ("hostile_shapes.py", "NoModuleInit"): ("init_failed", None),
+    ("hostile_shapes.py", "ShapelessPatch"): ("pass", None),
 }
 
 

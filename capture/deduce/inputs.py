@@ -170,6 +170,8 @@ def candidates_from_layer(layer: nn.Module | None, before: list[str] | None = No
     elif isinstance(layer, nn.modules.conv._ConvNd):
         c = layer.in_channels
         nd = len(layer.kernel_size)
+        if nd not in SPATIAL:  # a kernel_size that is a stub (`to_2tuple` from a stubbed timm): no size to offer
+            return out
         kind = "convT" if isinstance(layer, nn.modules.conv._ConvTransposeNd) else "conv"
         spatial = list(SPATIAL[nd])
         k, s = layer.kernel_size[0], layer.stride[0]

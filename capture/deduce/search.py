@@ -843,7 +843,10 @@ def deduce(cls: type, *, seed: int = 0, mode: str = "eval", budget_s: float = 60
             exc.tries += tries
             raise failure or exc
         tries += n
-        module.train(mode == "train")
+        try:
+            module.train(mode == "train")
+        except Exception as exc:  # noqa: BLE001 - an __init__ that skipped nn.Module.__init__ (no _modules)
+            raise DeduceFailed("init", exc, tries, list(found_by)) from None
         # a class whose padding defaults to 0 keeps tries for a rebuild with same padding
         reserve = SAME_PADDING_TRIES if prescale is None and _zero_padding(cls) else 0
         inputs, rules, more, error = deduce_inputs(module, seed, deadline, max_tries - tries - reserve, init_spec)

@@ -117,8 +117,16 @@ def _child(req: dict[str, Any], event_w: int, out_w: int, proto_fds: list[int]) 
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException as exc:  # noqa: BLE001 - last resort: say what happened
+        try:  # file:line frames only: reading crawled source or reprs can raise again
+            import traceback
+            frames = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)
+            where = "".join(f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' for f in frames)[-6000:]
+            where = f"Traceback (most recent call last):\n{where}{type(exc).__name__}"
+        except BaseException as again:  # noqa: BLE001 - the fatal line goes out regardless
+            where = f"(no traceback: {type(again).__name__}: {again})"
         try:
-            os.write(event_w, (json.dumps({"fatal": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
+            os.write(event_w, (json.dumps({"fatal": f"{type(exc).__name__}: {exc}", "fatal_tb": where})
+                               + "\n").encode())
         except OSError:
             pass
     finally:
@@ -231,6 +239,7 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     deadline = start + HARD_WALL_FACTOR * wall_limit
     budgets = stage_budgets(req)
     stage, result, fatal, progress = "import", None, None, None
+    fatal_tb = ""  # where an exception escaped the checks: the case's traceback, not the output tail
     stage_since, stage_cpu_since, cpu = start, 0.0, 0.0
     budget_hit: tuple[str, float] | None = None
     output, out_bytes, buf = bytearray(), 0, b""
@@ -276,6 +285,7 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
                     result = msg.get("result", result)
                     progress = msg.get("progress", progress)
                     fatal = msg.get("fatal", fatal)
+                    fatal_tb = msg.get("fatal_tb", fatal_tb)
         if killed_for:
             break
     if killed_for:
@@ -296,8 +306,8 @@ def run_one(req: dict[str, Any], proto_fds: list[int]) -> dict[str, Any]:
     if result is not None and not killed_for:
         result["wall_s"] = round(wall, 3)
     else:
-        result = _abnormal(status, stage, killed_for, fatal, tail, wall, cpu_budget, wall_limit, max_output,
-                           budget_hit)
+        result = _abnormal(status, stage, killed_for, fatal, fatal_tb or tail, wall, cpu_budget, wall_limit,
+                           max_output, budget_hit)
         _keep_progress(result, progress, stage, time.monotonic() - stage_since)
     result["case_cpu_s"] = round(cpu, 3)
     from capture.workers import traces
