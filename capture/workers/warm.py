@@ -26,6 +26,16 @@ def threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def _no_tqdm_monitor() -> None:
+    """Inductor shows a tqdm bar on a cold compile; tqdm (in the crawl environment) then starts its
+    monitor thread, which would be alive at every fork. Bars still work without the monitor."""
+    try:
+        import tqdm
+    except ImportError:
+        return
+    tqdm.tqdm.monitor_interval = 0
+
+
 def warm(backend: str, device: str) -> dict[str, Any]:
     """Compile once through `backend` on `device` (first call per pair only); never raises.
 
@@ -40,6 +50,7 @@ def warm(backend: str, device: str) -> dict[str, Any]:
     from capture import torch_api
     from capture.checks.steps import process_cpu_s
 
+    _no_tqdm_monitor()
     info: dict[str, Any] = {"threads_before": threads()}
     start = process_cpu_s()
     try:
