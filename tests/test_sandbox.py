@@ -140,6 +140,20 @@ def test_no_stray_processes_survive(hostile_run) -> None:
     assert str(repo) not in out
 
 
+def _one_case(tmp_path: Path, file: str, source: str, qualname: str, **extra) -> dict:
+    """One module file in a fresh repo, run through a real sandboxed worker (eager): its result."""
+    os.chmod(tmp_path, 0o755)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / file).write_text(source)
+    cfg = SandboxConfig(scratch_root=tmp_path / "scratch", cache_dir=tmp_path / "cache", readonly=[repo])
+    req = {"case_id": qualname, "checkout": str(repo), "path": file, "qualname": qualname,
+           "backend": "eager", "timeout_s": 60, "mem_mb": 4096, **extra}
+    results: list[dict] = []
+    WorkerPool(1, cfg).map([req], lambda r: results.append(r.result))
+    return results[0]
+
+
 ENV_PROBE = '''import os
 import torch.nn as nn
 
@@ -160,16 +174,7 @@ def test_compiler_switches_in_the_shell_do_not_reach_workers(tmp_path, monkeypat
                        "TORCHINDUCTOR_MAX_AUTOTUNE": "1", "TORCH_LOGS": "+dynamo"}.items():
         monkeypatch.setenv(var, value)
     assert {"TORCHDYNAMO_REPRO_LEVEL", "TORCHINDUCTOR_MAX_AUTOTUNE", "TORCH_LOGS"} <= set(inherited_compiler_env())
-    os.chmod(tmp_path, 0o755)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "probe.py").write_text(ENV_PROBE)
-    cfg = SandboxConfig(scratch_root=tmp_path / "scratch", cache_dir=tmp_path / "cache", readonly=[repo])
-    req = {"case_id": "probe", "checkout": str(repo), "path": "probe.py", "qualname": "Probe",
-           "backend": "eager", "timeout_s": 60, "mem_mb": 4096}
-    results: list[dict] = []
-    WorkerPool(1, cfg).map([req], lambda r: results.append(r.result))
-    msg = results[0]["error_msg"]
+    msg = _one_case(tmp_path, "probe.py", ENV_PROBE, "Probe")["error_msg"]
     seen = dict(kv.split("=", 1) for kv in msg.split("ENV:", 1)[1].split()[0].split(";"))
     assert seen["TORCHINDUCTOR_COMPILE_THREADS"] == "1" and "TORCHINDUCTOR_CACHE_DIR" in seen  # the worker's own
     assert not {"TORCHDYNAMO_REPRO_LEVEL", "TORCHDYNAMO_REPRO_AFTER", "TORCHINDUCTOR_MAX_AUTOTUNE"} & set(seen)
@@ -187,15 +192,6 @@ class Escapes(nn.Module):
 
 def test_an_exception_past_the_checks_is_a_crash_with_its_traceback(tmp_path) -> None:
     # the child's last-resort handler: the case is a crash, and its traceback says where, not the output tail
-    os.chmod(tmp_path, 0o755)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "escapes.py").write_text(ESCAPES)
-    cfg = SandboxConfig(scratch_root=tmp_path / "scratch", cache_dir=tmp_path / "cache", readonly=[repo])
-    req = {"case_id": "escapes", "checkout": str(repo), "path": "escapes.py", "qualname": "Escapes",
-           "backend": "eager", "timeout_s": 60, "mem_mb": 4096, "stop_after": "eager"}
-    results: list[dict] = []
-    WorkerPool(1, cfg).map([req], lambda r: results.append(r.result))
-    res = results[0]
+    res = _one_case(tmp_path, "escapes.py", ESCAPES, "Escapes", stop_after="eager")
     assert res["status"] == "crash" and res["error_type"] == "KeyboardInterrupt"
     assert "escapes.py" in res["traceback"] and res["traceback"].rstrip().endswith("KeyboardInterrupt")

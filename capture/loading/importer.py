@@ -479,24 +479,24 @@ class _Attempts:
     def fix_not_a_package(self, exc: ModuleNotFoundError) -> bool:
         """`from utils.repository import R` met the file `model/utils.py` (a folder nearer the case
         file on sys.path) where the repo root's package `utils/` has it: that root goes first."""
-        name = exc.name or ""
-        top, _, sub = name.partition(".")
+        top, _, sub = (exc.name or "").partition(".")
         have = sys.modules.get(top)
         if not sub or "is not a package" not in str(exc) or have is None or hasattr(have, "__path__"):
             return False
         shadow = Path(getattr(have, "__file__", "") or "").resolve().parent
+        folders = [Path(p).resolve() if p else None for p in sys.path]
+        if shadow not in folders:
+            return False
         first = sub.split(".")[0]
-        for entry in list(sys.path):
-            folder = Path(entry).resolve() if entry else None
+        for entry, folder in zip(list(sys.path), folders):
             if folder is None or folder == shadow or not (folder == self.checkout or self.checkout in folder.parents):
                 continue
             pkg = folder / top
             if pkg.is_dir() and ((pkg / f"{first}.py").is_file() or (pkg / first).is_dir()):
-                if shadow in {Path(p).resolve() for p in sys.path if p}:
-                    sys.path.remove(entry)
-                    sys.path.insert([Path(p).resolve() if p else None for p in sys.path].index(shadow), entry)
-                    sys.modules.pop(top, None)
-                    return True
+                sys.path.remove(entry)
+                sys.path.insert(folders.index(shadow), entry)
+                sys.modules.pop(top, None)
+                return True
         return False
 
     def fix_chained(self, exc: BaseException, local: set[str]) -> bool:
@@ -650,8 +650,7 @@ def load_class(checkout: Path, relpath: str, qualname: str,
     sys.meta_path.insert(len(sys.meta_path) - 1, compat)  # torch APIs torch removed: before the stubs
     own_top = _package_base(_dotted_name(relpath), checkout)[0].split(".")[0] or None
     files = tolerant.TolerantFinder(state.tolerant, state.record_skip)
-    guard = shadowing.RepoGuard(checkout, own_top, finder)
-    guard.refused = state.refused
+    guard = shadowing.RepoGuard(checkout, own_top, finder, refused=state.refused)
     sys.meta_path[:0] = [guard, _AliasFinder(state.aliases), files]
     dotted = _dotted_name(relpath)
     before = set(sys.modules)
@@ -759,7 +758,8 @@ def _import_file(dotted: str, file: Path, checkout: Path, files: tolerant.Tolera
                 return module
         except ModuleNotFoundError as exc:
             # `mmdet` missing is not `mmdet3d.ops.x` itself: compare whole dotted parts
-            if exc.name and (dotted == exc.name or dotted.startswith(exc.name + ".")) and not (base / exc.name.replace(".", "/")).exists():
+            names_itself = exc.name and (dotted == exc.name or dotted.startswith(exc.name + "."))
+            if names_itself and not (base / exc.name.replace(".", "/")).exists():
                 pass  # the dotted name itself is not importable; fall back to the path
             else:
                 raise

@@ -52,8 +52,7 @@ def _install_numpy() -> None:
         import numpy
     except ImportError:  # no numpy in this environment: code that imports it meets a stub
         return
-    missing = [n for n in NUMPY_ALIASES if n not in numpy.__dict__]
-    if missing:  # numpy's module __getattr__ raises for exactly these; answer them first
+    if any(n not in numpy.__dict__ for n in NUMPY_ALIASES):  # numpy's __getattr__ raises for these: answer first
         numpy.__getattr__ = _numpy_getattr(numpy.__dict__.get("__getattr__"))  # type: ignore[attr-defined]
 
 

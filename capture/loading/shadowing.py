@@ -52,13 +52,15 @@ def _initializing(origin: str) -> bool:
 class RepoGuard(importlib.abc.MetaPathFinder):
     """Top-level imports that would resolve to repo code where the repo does not provide that name."""
 
-    def __init__(self, checkout: Path, own_top: str | None = None, stubs: Any = None) -> None:
+    def __init__(self, checkout: Path, own_top: str | None = None, stubs: Any = None,
+                 refused: set[str] | None = None) -> None:
         self.stubs = stubs  # the loader's stub finder: a name it stubs is served before any repo file
         self.checkout = Path(checkout).resolve()
         self.root = str(self.checkout)
         self.own_top = own_top  # the case file's own top package: the repo's by construction
         self.redirected: set[str] = set()
-        self.refused: set[str] = set()  # repo folders refused as these names: third-party, to stub
+        # names whose repo folder was refused: third-party, for the loader to stub (its set, shared)
+        self.refused: set[str] = refused if refused is not None else set()
 
     def _inside(self, path: str | None) -> bool:
         return bool(path) and (path == self.root or path.startswith(self.root + "/"))
