@@ -40,11 +40,13 @@ def probe_environment(device: str) -> dict[str, Any]:
     """torch/triton versions etc., read in a subprocess so the driver never imports torch."""
     code = (
         "import json, sys, torch, platform\n"
+        "from capture.loading.vision_ops import extension_loads\n"
         "try:\n import triton; tv = triton.__version__\nexcept Exception: tv = None\n"
         "d = sys.argv[1]\n"
         "name = torch.cuda.get_device_name(0) if d.startswith('cuda') and torch.cuda.is_available() else platform.processor() or platform.machine()\n"
         "print(json.dumps({'torch': torch.__version__, 'triton': tv, 'cuda_available': torch.cuda.is_available(),"
-        " 'gpus': torch.cuda.device_count() if torch.cuda.is_available() else 0, 'device_name': name}))\n"
+        " 'gpus': torch.cuda.device_count() if torch.cuda.is_available() else 0, 'device_name': name,"
+        " 'torchvision_ops': extension_loads()}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, device], capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
@@ -54,8 +56,10 @@ def probe_environment(device: str) -> dict[str, Any]:
         cc = subprocess.run(["cc", "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         cc = None
-    env.update(python=platform.python_version(), compiler=cc, host=socket.gethostname(),
-               packages=crawl_env.versions())  # the crawl environment, recorded on the run
+    packages = crawl_env.versions()  # the crawl environment, recorded on the run
+    if env.pop("torchvision_ops", None) is False and packages.get("torchvision"):
+        packages["torchvision"] = f"{packages['torchvision']} (no C++ ops)"  # capture/loading/vision_ops.py
+    env.update(python=platform.python_version(), compiler=cc, host=socket.gethostname(), packages=packages)
     return env
 
 

@@ -5,8 +5,9 @@
 #                             tests, datasette for `graphcrawl serve`, ray + unshare/nsenter/ip for the tests
 #                             on a real two-node Ray cluster)
 #   scripts/setup.sh --crawl-env   the tool plus the crawl environment: numpy, scipy, pillow, pyyaml,
-#                     tqdm, matplotlib, pandas, einops pinned beside torch (pyproject's crawl-env extra;
-#                     torchvision/timm are not: PyPI's torchvision does not import beside torch 2.13.0+cpu)
+#                     tqdm, matplotlib, pandas, einops pinned beside torch (pyproject's crawl-env extra),
+#                     then the torchvision built for the installed torch, timm and safetensors without
+#                     their dependencies, so pip never replaces that torch (capture/loading/crawl_env.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -29,3 +30,7 @@ python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
 extra=""; [ "${1:-}" = "--test" ] && extra="[test,ray]"
 [ "${1:-}" = "--crawl-env" ] && extra="[crawl-env]"
 python -m pip install -q -e ".${extra}" 2>&1 | grep -v "Running pip as the 'root' user" || true
+if [ "${1:-}" = "--crawl-env" ]; then
+  python -m pip install -q --no-deps --root-user-action=ignore $(python -m capture.loading.crawl_env) || \
+    echo "setup: could not install torchvision/timm for this torch (crawled code importing them meets a stub)" >&2
+fi

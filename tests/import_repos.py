@@ -204,8 +204,43 @@ def report(net):
 if __name__ == "__main__":
     print Py2Net()
 ''',
+    # 14. a skipped top-level statement's names (a template read from a data file the repo does not
+    # ship) are imported by another file: importing works, only a use of them fails
+    "meshlib/__init__.py": "",
+    "meshlib/templates.py": """import numpy as np
+
+
+def load_template(path):
+    data = np.load(path)
+    return data["edges"], data["faces"]
+
+
+EDGES, FACES = load_template("data/sphere_642.npz")
+""",
+    "meshlib/heads.py": "import torch.nn as nn\nfrom meshlib.templates import EDGES, FACES, load_template  # noqa: F401\n"
+                        + _LINEAR.format(name="MeshHead") + """
+
+class MeshDecoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, len(EDGES))
+
+    def forward(self, x):
+        return self.fc(x)
+""",
+    # 15. a vendored library whose own root is a nested folder (fairseq in utils/fairseq_mod/) imports
+    # its `examples` top-level, where the repo root has an `examples/` of its own
+    "examples/demo.py": "WIDTH = 4\n",
+    "thirdparty/fairlib/examples/__init__.py": "import examples.speech  # noqa: F401 - fairlib's own\n",
+    "thirdparty/fairlib/examples/speech/__init__.py": "",
+    "thirdparty/fairlib/examples/speech/layers.py": "WIDTH = 8\n",
+    "thirdparty/fairlib/examples/speech/asr.py": "import torch.nn as nn\nimport examples.speech.layers as layers\n"
+                                                  + _LINEAR.format(name="Asr").replace("8, 8", "layers.WIDTH, 8"),
+    # 16. a name a Python 2 statement defines (skipped: it does not parse), imported by another file
+    "py2_user.py": "import torch.nn as nn\nfrom py2_model import report  # noqa: F401\n" + _LINEAR.format(name="Py2User"),
 }
 
+TEMPLATE_SKIPPED = "skipped:meshlib/templates.py:9"  # EDGES, FACES = load_template(<missing file>)
 PY2_SKIPPED = ["skipped:py2_model.py:12", "skipped:py2_model.py:16"]  # `def report`, `if __name__`
 DECORATOR_SKIPPED = "skipped:mmstyle/nets.py:8"  # `class SSD(VGG)` defined without its decorator
 SKIPPED = ["skipped:legacy/settings.py:6", "skipped:legacy/settings.py:8", "skipped:legacy/settings.py:9"]
@@ -226,6 +261,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("needs_apex.py", "Mixed"): "runnable",
     ("mmdet3dzoo/ops/conv.py", "SparseConv"): "runnable",
     ("py2_model.py", "Py2Net"): "runnable",
+    ("meshlib/heads.py", "MeshHead"): "runnable",
+    ("meshlib/heads.py", "MeshDecoder"): "init_failed",
+    ("thirdparty/fairlib/examples/speech/asr.py", "Asr"): "runnable",
+    ("py2_user.py", "Py2User"): "runnable",
 }
 
 
@@ -248,6 +287,10 @@ def stubs(installed: set[str]) -> dict[tuple[str, str], list[str]]:
         ("needs_apex.py", "Mixed"): ["apexzoo"],
         ("mmdet3dzoo/ops/conv.py", "SparseConv"): ["mmdet3d"],
         ("py2_model.py", "Py2Net"): PY2_SKIPPED,
+        ("meshlib/heads.py", "MeshHead"): [TEMPLATE_SKIPPED],
+        ("meshlib/heads.py", "MeshDecoder"): [TEMPLATE_SKIPPED],
+        ("thirdparty/fairlib/examples/speech/asr.py", "Asr"): [],
+        ("py2_user.py", "Py2User"): PY2_SKIPPED,
     }
 
 

@@ -11,7 +11,9 @@ imports, definitions and the assignments that work all happen; a statement
 that raises and is no import, definition or `raise` of its own is skipped, and so is each
 statement the case already recorded as skipped (a replay skips the same ones
 without running them). Each skip is recorded on the case as
-"skipped:<file>:<line>", beside its stubs. An import or definition that
+"skipped:<file>:<line>", beside its stubs, and each name the skipped statement
+would have bound is a SkippedName, so `from misc import sphere_edges` imports
+and only a use of it fails, saying which statement was skipped. An import or definition that
 raises still fails the load: those are the import fixers' to handle; except a
 decorator that raises (a registry's `@BACKBONES.register_module` rejecting a
 class whose base is a stub): then the class or function is defined without its
@@ -28,6 +30,7 @@ import copy
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import re
 import types
 from pathlib import Path
 from typing import Any
@@ -164,6 +167,84 @@ def failing_statement(exc: BaseException, checkout: Path) -> tuple[str, int] | N
     return found[0], stmt.lineno
 
 
+class SkippedName:
+    """What a name holds when the top-level statement that would have bound it was skipped.
+
+    `from net_utils.misc import sphere_edges`, where misc.py's line 29 loads a
+    data file the repo does not ship, imports this instead of failing every file
+    that imports misc.py; a use of it (an attribute, a call, an index, arithmetic,
+    truth) raises, naming the name and the skipped statement, so a module that
+    really needs the value fails with that reason. Dunder probes (`__torch_function__`,
+    `__deepcopy__`) answer AttributeError, as for any object that lacks them.
+    """
+
+    __slots__ = ("_name", "_where")
+
+    def __init__(self, name: str, where: str) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_where", where)
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        raise NameError(f"name {self._name!r} is not defined: its top-level statement ({self._where}) "
+                        f"was skipped at import")
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__") or attr in self.__slots__:
+            raise AttributeError(attr)
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: skipped at {self._where}>"
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # copy and deepcopy of a module holding one
+        return SkippedName, (self._name, self._where)
+
+    __call__ = __getitem__ = __setitem__ = __iter__ = __len__ = __bool__ = __contains__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _fail
+    __matmul__ = __rmatmul__ = __floordiv__ = __mod__ = __pow__ = __neg__ = __lt__ = __gt__ = _fail
+    __le__ = __ge__ = __int__ = __float__ = __index__ = __setattr__ = _fail
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    """Names a top-level statement binds in its module (assignment targets, `for`/`with` targets,
+    definitions inside an `if`/`try`), not those of nested scopes."""
+    names: list[str] = []
+    todo: list[ast.AST] = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not stmt:
+            names.append(node.name)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return list(dict.fromkeys(names))
+
+
+def bind_skipped(namespace: dict[str, Any], stmt: ast.stmt, where: str) -> None:
+    """Bind each name `stmt` would have bound, and that is still unbound, to a SkippedName."""
+    for name in _bound_names(stmt):
+        if name not in namespace:
+            namespace[name] = SkippedName(name, where)
+
+
+_DEFINES = re.compile(r"(?:async\s+def|def|class)\s+([A-Za-z_]\w*)|([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)")
+
+
+def _unparsed_names(lines: list[str], first: int) -> list[str]:
+    """Names the blanked statement starting at line `first` would have bound (a `def`, a
+    `class`, a plain assignment), read from its text: it does not parse."""
+    for line in lines[first - 1:]:
+        if not line.startswith("@"):
+            m = _DEFINES.match(line)
+            if m is None:
+                return []
+            return [m.group(1)] if m.group(1) else [n.strip() for n in m.group(2).split(",")]
+    return []
+
+
 class TolerantLoader(importlib.machinery.SourceFileLoader):
     """Runs a source file statement by statement, skipping those in `skip` and those that fail."""
 
@@ -174,13 +255,18 @@ class TolerantLoader(importlib.machinery.SourceFileLoader):
     def exec_module(self, module: types.ModuleType) -> None:
         source = Path(self.path).read_text(errors="replace")
         tree, blanked = salvage(source, self.path)
+        lines = source.splitlines()
         for line in blanked:  # statements that do not parse are skipped like those that fail
             self.record(self.path, line)
+            for name in _unparsed_names(lines, line):
+                module.__dict__.setdefault(name, SkippedName(name, f"{Path(self.path).name}:{line}"))
         flags = 0
         for stmt in tree.body:
+            where = f"{Path(self.path).name}:{stmt.lineno}"
             if stmt.lineno in self.skip:
                 self.record(self.path, stmt.lineno)
                 if not undecorated(stmt):
+                    bind_skipped(module.__dict__, stmt, where)
                     continue
                 stmt = copy.copy(stmt)
                 stmt.decorator_list = []
@@ -195,6 +281,7 @@ class TolerantLoader(importlib.machinery.SourceFileLoader):
                 if not skippable(stmt) or isinstance(exc, ImportError) or resource_error(exc):
                     raise
                 self.record(self.path, stmt.lineno)
+                bind_skipped(module.__dict__, stmt, where)
 
 
 class TolerantFinder(importlib.abc.MetaPathFinder):

@@ -54,6 +54,20 @@ def _prewarm() -> None:
     import torch._inductor.config  # noqa: F401
     torch.set_num_threads(1)
     from capture.checks import funnels  # noqa: F401
+    _preimport_torchvision()
+
+
+def _preimport_torchvision() -> None:
+    """torchvision is what crawled code imports most after torch (~1 s each time): import it once
+    here, after vision_ops lets it import without its C++ ops; where it fails, the children meet
+    the same failure themselves, so nothing half-imported is left behind."""
+    from capture.loading import vision_ops
+    vision_ops.install()
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # noqa: BLE001 - a broken torchvision is the cases' to report
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
 
 
 def _limit(res: int, value: int | None) -> None:
