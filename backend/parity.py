@@ -7,7 +7,10 @@ the fp64 reference than eager is (times a small multiplier).
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
+import types
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,8 +29,60 @@ class Parity:
     tol: float
 
 
-def tensors(value: Any) -> list[torch.Tensor]:
+_ATOMS = (torch.Tensor, int, float, complex, bool, str, bytes, type(None), torch.Size, torch.dtype, torch.device)
+_NOT_RESULTS = (torch.nn.Module, type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                types.ModuleType, functools.partial)
+MAX_DEPTH = 4
+
+
+def _result_fields(value: Any) -> dict[str, Any] | None:
+    """The attributes of a result object (a torch.distributions.Normal, pfrl's DiscreteActionValue,
+    a dataclass of outputs), or None where the object is no result: a function, a class, a module,
+    or a deferred computation, which holds the nn.Module that would compute it (gpytorch's lazy
+    kernel tensor holds only its inputs and its kernel: comparing those would check nothing)."""
+    if isinstance(value, _NOT_RESULTS):
+        return None
+    if dataclasses.is_dataclass(value):
+        fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+    else:
+        state = getattr(value, "__dict__", None)
+        if not isinstance(state, dict):
+            return None
+        fields = {k: v for k, v in sorted(state.items()) if not k.startswith("__")}
+    if any(isinstance(v, torch.nn.Module) for v in fields.values()):
+        return None
+    return fields
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """The output with its result objects opened into dicts of their attributes, so a module
+    that returns a distribution or an output class is compared on the tensors it computed, as
+    torch's own `same` does for the few such types it names (Normal, SquashedNormal, Instances).
+    Tensors, numbers, lists, tuples and dicts stay what they are; an object holding no tensor
+    stays itself (a forward that returns nothing to compare still says so)."""
+    if isinstance(value, _ATOMS) or depth > MAX_DEPTH:
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [plain(v, depth + 1) for v in value]
+        if hasattr(value, "_fields"):
+            return type(value)(*items)
+        return type(value)(items) if type(value) in (list, tuple) else tuple(items)
+    if isinstance(value, dict):
+        return {k: plain(v, depth + 1) for k, v in value.items()}
+    fields = _result_fields(value)
+    if fields is None:
+        return value
+    opened = {k: plain(v, depth + 1) for k, v in fields.items()}
+    return opened if _leaf_tensors(opened) else value
+
+
+def _leaf_tensors(value: Any) -> list[torch.Tensor]:
     return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
+
+
+def tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors of an output, result objects opened (`plain`)."""
+    return _leaf_tensors(plain(value))
 
 
 def outputs_equal(a: Any, b: Any) -> bool:
@@ -65,7 +120,11 @@ def compare(eager: Any, compiled: Any, fp64_ref: Any = None, tol: float = DEFAUL
     allclose first and only consults fp64 when that fails, so a passing case
     need not pay for an fp64 forward at all.
     """
-    te, tc = tensors(eager), tensors(compiled)
+    eager, compiled, fp64_ref = plain(eager), plain(compiled), plain(fp64_ref)
+    if reference is not None:
+        raw_reference = reference
+        reference = lambda: plain(raw_reference())  # noqa: E731
+    te, tc = _leaf_tensors(eager), _leaf_tensors(compiled)
     if len(te) != len(tc):
         return Parity(False, None, None, None, tol)
     max_abs, sq, n, dot, ne, nc = 0.0, 0.0, 0, 0.0, 0.0, 0.0

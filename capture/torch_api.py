@@ -272,15 +272,16 @@ def scalar_loss(out: Any) -> torch.Tensor:
     """A scalar loss from a module's outputs, as PyTorch's benchmark harness reduces them.
 
     torch's `reduce_to_scalar_loss` knows tensors, lists, tuples, dicts and a
-    few HF output types; for anything else (a tuple holding None, a dataclass)
-    the mean over the floating tensors in the output is the loss.
+    few HF output types; for anything else (a tuple holding None, a dataclass, a
+    distribution) the mean over the floating tensors in the output is the loss.
     """
     from torch._dynamo.testing import reduce_to_scalar_loss
-    from torch.utils._pytree import tree_leaves
+
+    from backend.parity import tensors
     try:
         loss = reduce_to_scalar_loss(out)
     except (NotImplementedError, TypeError, ZeroDivisionError):
-        leaves = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        leaves = [t for t in tensors(out) if t.is_floating_point()]  # result objects opened (a Normal's loc)
         if not leaves:
             raise
         loss = sum(t.sum() / max(1, t.numel()) for t in leaves) / len(leaves)

@@ -419,6 +419,70 @@ class ShapelessPatch(nn.Module):
     def forward(self, x):
         return self.proj(x)
 ''',
+    # forwards that return result objects: compared on the tensors they hold (backend/parity.plain)
+    "result_objects.py": '''import dataclasses
+
+import torch
+import torch.nn as nn
+from torch.distributions import Independent, Normal
+
+
+class GaussianHead(nn.Module):
+    def __init__(self, in_size=8, action_size=4):
+        super().__init__()
+        self.mu = nn.Linear(in_size, action_size)
+        self.log_std = nn.Parameter(torch.zeros(action_size))
+
+    def forward(self, x):
+        mean = self.mu(x)
+        return Independent(Normal(mean, self.log_std.exp().expand_as(mean)), 1)
+
+
+class ActionValue:
+    def __init__(self, q_values):
+        self.q_values = q_values
+        self.n_actions = q_values.shape[-1]
+
+
+class QHead(nn.Module):
+    def __init__(self, in_size=8, n_actions=3):
+        super().__init__()
+        self.q = nn.Linear(in_size, n_actions)
+
+    def forward(self, x):
+        return ActionValue(self.q(x))
+
+
+@dataclasses.dataclass
+class EncoderOutput:
+    hidden: torch.Tensor
+    mask: torch.Tensor | None = None
+
+
+class Encoder(nn.Module):
+    def __init__(self, d=8):
+        super().__init__()
+        self.proj = nn.Linear(d, d)
+
+    def forward(self, x):
+        return EncoderOutput(torch.tanh(self.proj(x)))
+
+
+class LazyProduct:
+    """A deferred computation: holds its input and the module that would compute it."""
+
+    def __init__(self, x, kernel):
+        self.x, self.kernel = x, kernel
+
+
+class LazyKernel(nn.Module):
+    def __init__(self, d=8):
+        super().__init__()
+        self.kernel = nn.Linear(d, d)
+
+    def forward(self, x):
+        return LazyProduct(x, self.kernel)
+''',
 }
 
 EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -451,6 +515,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("exports/net.py", "GatedNet"): ("pass", None),
     ("hostile_shapes.py", "NoModuleInit"): ("init_failed", None),
     ("hostile_shapes.py", "ShapelessPatch"): ("pass", None),
+    ("result_objects.py", "GaussianHead"): ("pass", None),
+    ("result_objects.py", "QHead"): ("pass", None),
+    ("result_objects.py", "Encoder"): ("pass", None),
+    ("result_objects.py", "LazyKernel"): ("eager_failed", None),
 }
 
 

@@ -523,7 +523,8 @@ class _Attempts:
                     or not ((pkg / f"{first}.py").is_file() or (pkg / first).is_dir()):
                 continue
             parts = pkg.relative_to(base).parts if base in pkg.parents else ()
-            if (pkg / "__init__.py").is_file() and len(parts) > 1 and all(p.isidentifier() for p in parts):
+            if (pkg / "__init__.py").is_file() and len(parts) > 1 and parts[0] != top \
+                    and all(p.isidentifier() for p in parts):  # `apex` -> `apex.apex` would import itself
                 self.aliases[top] = ".".join(parts)
             else:
                 self.paths.add(str(folder))
