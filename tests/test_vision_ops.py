@@ -140,3 +140,10 @@ def test_the_matching_torchvision_follows_torchs_minor() -> None:
     assert matching_torchvision("2.14.1") == "torchvision==0.29.*"
     with pytest.raises(ValueError):
         matching_torchvision("1.13.1")
+
+
+def test_setup_installs_a_torchvision_only_where_none_is_installed() -> None:
+    from capture.loading.crawl_env import requirements_without_deps
+    reqs = requirements_without_deps()
+    assert "timm==1.0.31" in reqs and "safetensors==0.8.0" in reqs
+    assert any(r.startswith("torchvision==0.") for r in reqs) == (importlib.util.find_spec("torchvision") is None)
