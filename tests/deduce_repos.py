@@ -193,6 +193,19 @@ class Helped(nn.Module):
     def forward(self, x):
         return self.fc(x)
 ''',
+    # a loss fed raw scores: binary_cross_entropy wants probabilities in [0, 1] (fix:unit-range)
+    "losses.py": '''import torch.nn as nn
+import torch.nn.functional as F
+
+
+class UncertaintyLoss(nn.Module):
+    def __init__(self, alpha=0.5):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, scores, labels):
+        return self.alpha * F.binary_cross_entropy(scores, labels)
+''',
 }
 
 EXPECTED: dict[tuple[str, str], str] = {
@@ -207,6 +220,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("sizes.py", "ChannelNorm"): "runnable",
     ("data_model.py", "Plain"): "runnable",
     ("helper_model.py", "Helped"): "runnable",
+    ("losses.py", "UncertaintyLoss"): "runnable",
 }
 STUBS: dict[tuple[str, str], list[str]] = {
     ("data_model.py", "Plain"): [ABSENT], ("helper_model.py", "Helped"): [ABSENT]}

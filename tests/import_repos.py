@@ -238,6 +238,21 @@ class MeshDecoder(nn.Module):
                                                   + _LINEAR.format(name="Asr").replace("8, 8", "layers.WIDTH, 8"),
     # 16. a name a Python 2 statement defines (skipped: it does not parse), imported by another file
     "py2_user.py": "import torch.nn as nn\nfrom py2_model import report  # noqa: F401\n" + _LINEAR.format(name="Py2User"),
+    # 17. Python 2's `/` on ints: a layer size of 16.0
+    "py2_division.py": """import torch.nn as nn
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, in_channels=8, out_channels=16, ratio=4):
+        super().__init__()
+        mid = out_channels / ratio
+        self.reduce = nn.Conv2d(in_channels, mid, kernel_size=1)
+        self.bn = nn.BatchNorm2d(mid)
+        self.expand = nn.Conv2d(mid, out_channels, kernel_size=1)
+
+    def forward(self, x):
+        return self.expand(self.bn(self.reduce(x)))
+""",
 }
 
 TEMPLATE_SKIPPED = "skipped:meshlib/templates.py:9"  # EDGES, FACES = load_template(<missing file>)
@@ -265,6 +280,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("meshlib/heads.py", "MeshDecoder"): "init_failed",
     ("thirdparty/fairlib/examples/speech/asr.py", "Asr"): "runnable",
     ("py2_user.py", "Py2User"): "runnable",
+    ("py2_division.py", "Bottleneck"): "runnable",
 }
 
 
@@ -291,6 +307,7 @@ def stubs(installed: set[str]) -> dict[tuple[str, str], list[str]]:
         ("meshlib/heads.py", "MeshDecoder"): [TEMPLATE_SKIPPED],
         ("thirdparty/fairlib/examples/speech/asr.py", "Asr"): [],
         ("py2_user.py", "Py2User"): PY2_SKIPPED,
+        ("py2_division.py", "Bottleneck"): [old_runtime.INT_DIVISION_MARK],
     }
 
 

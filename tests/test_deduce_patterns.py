@@ -113,3 +113,10 @@ def test_report_gives_both_no_stub_figures(deduce_crawl: Path, capsys) -> None:
     assert dep["runnable"] == len(EXPECTED) and dep["use_known"] == len(EXPECTED)
     assert dep["no_stub"] == len(EXPECTED) - len(STUBS)  # what the import asked for
     assert dep["no_stub_used"] == len(EXPECTED) - len(USED)  # what the case touched once imported
+
+
+def test_probabilities_are_drawn_in_the_unit_range_where_a_loss_needs_them(deduce_crawl: Path) -> None:
+    row = _results(deduce_crawl, "eager")[("losses.py", "UncertaintyLoss")]
+    scores, labels = json.loads(row["spec"])["inputs"]["args"]
+    assert (scores["low"], scores["high"]) == (0.0, 1.0) and (labels["low"], labels["high"]) == (0.0, 1.0)
+    assert "fix:unit-range" in json.loads(row["found_by"])

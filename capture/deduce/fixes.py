@@ -354,6 +354,19 @@ def _float(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> list[tu
     return out[:3]
 
 
+@register("unit-range")
+def _unit_range(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> list[tuple[str, Inputs]]:
+    """Probabilities where a normal sample was given: binary_cross_entropy's "all elements of input
+    should be between 0 and 1" (a loss fed raw scores), a Bernoulli's probs constraint."""
+    if not re.search(r"should be between 0 and 1|must be in \[0, ?1\]|Expected parameter probs", msg):
+        return []
+    out = []
+    for p, s in leaves(inputs):
+        if _floaty(s) and (s.get("low"), s.get("high")) != (0.0, 1.0):
+            out.append(("", replace(inputs, p, {**s, "low": 0.0, "high": 1.0})))
+    return out[:3]
+
+
 @register("bool-mask")
 def _bool_mask(msg: str, exc: BaseException, inputs: Inputs, module: Any) -> list[tuple[str, Inputs]]:
     if not re.search(r"boolean masks|expected mask dtype to be Bool|mask.*must be.*bool|masked_fill.*Bool", msg, re.I):

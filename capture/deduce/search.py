@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from backend.parity import tensors as output_tensors
 from capture import reasons
 from capture.deduce import specs
 from capture.deduce.fixes import propose
@@ -589,7 +590,7 @@ SHAPE_ERRORS = re.compile(
     r"Expected \d|out of range|unpack|index|scalar type|dtype|Long|Int|Float|"
     r"positional argument|not enough values|too many values|got input|broadcast|view|reshape|"
     r"length|too small|tuple of Tensors|must be a matrix|Expected.*(tensor|input)|indices|"
-    r"only integer tensors|boolean|mask|batch|sequence|does not fit a tensor|pattern", re.I)
+    r"only integer tensors|boolean|mask|batch|sequence|does not fit a tensor|pattern|between 0 and 1", re.I)
 
 
 def is_input_error(exc: BaseException) -> bool:
@@ -609,20 +610,7 @@ def run_forward(module: nn.Module, inputs: dict[str, Any], seed: int) -> Any:
 
 def _output_problem(out: Any) -> str | None:
     """None when the output is usable for capture and parity; else what is wrong with it."""
-    tensors: list[torch.Tensor] = []
-
-    def walk(v: Any, depth: int = 0) -> None:
-        if depth > 4:
-            return
-        if isinstance(v, torch.Tensor):
-            tensors.append(v)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                walk(x, depth + 1)
-        elif isinstance(v, dict):
-            for x in v.values():
-                walk(x, depth + 1)
-    walk(out)
+    tensors = output_tensors(out)  # result objects opened, as the checks compare them
     if not tensors:
         return "no tensor in the output"
     floats = [t for t in tensors if t.is_floating_point() and t.numel()]
