@@ -206,6 +206,40 @@ class UncertaintyLoss(nn.Module):
     def forward(self, scores, labels):
         return self.alpha * F.binary_cross_entropy(scores, labels)
 ''',
+    # `filters` reads as a list of sizes; the code casts it (`int(n_filters)`) or hands it on to a
+    # helper under another name, whose torch layer takes `out_channels % groups`: a scalar after all
+    "filters.py": '''import torch
+import torch.nn as nn
+
+
+class CastConv(nn.Module):
+    def __init__(self, in_channels, n_filters, k_size, stride, padding):
+        super().__init__()
+        self.conv = nn.Conv2d(int(in_channels), int(n_filters), kernel_size=k_size, stride=stride, padding=padding)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class CausalConv(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, dilation=1):
+        super().__init__()
+        self.pad = dilation * (kernel_size - 1)
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, padding=self.pad, dilation=dilation)
+
+    def forward(self, x):
+        return self.conv(x)[:, :, :-self.pad]
+
+
+class GatedDense(nn.Module):
+    def __init__(self, in_channels, dilation, filters, kernel_size=2):
+        super().__init__()
+        self.f = CausalConv(in_channels, filters, kernel_size, dilation=dilation)
+        self.g = CausalConv(in_channels, filters, kernel_size, dilation=dilation)
+
+    def forward(self, x):
+        return torch.cat((x, torch.tanh(self.f(x)) * torch.sigmoid(self.g(x))), dim=1)
+''',
 }
 
 EXPECTED: dict[tuple[str, str], str] = {
@@ -221,6 +255,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("data_model.py", "Plain"): "runnable",
     ("helper_model.py", "Helped"): "runnable",
     ("losses.py", "UncertaintyLoss"): "runnable",
+    ("filters.py", "CastConv"): "runnable",
+    ("filters.py", "CausalConv"): "runnable",
+    ("filters.py", "GatedDense"): "runnable",
 }
 STUBS: dict[tuple[str, str], list[str]] = {
     ("data_model.py", "Plain"): [ABSENT], ("helper_model.py", "Helped"): [ABSENT]}

@@ -120,3 +120,11 @@ def test_probabilities_are_drawn_in_the_unit_range_where_a_loss_needs_them(deduc
     scores, labels = json.loads(row["spec"])["inputs"]["args"]
     assert (scores["low"], scores["high"]) == (0.0, 1.0) and (labels["low"], labels["high"]) == (0.0, 1.0)
     assert "fix:unit-range" in json.loads(row["found_by"])
+
+
+def test_a_filters_argument_used_as_one_size_becomes_an_int(deduce_crawl: Path) -> None:
+    rows = _results(deduce_crawl, "eager")
+    for key, rule in ((("filters.py", "CastConv"), "n_filters"), (("filters.py", "GatedDense"), "filters")):
+        spec = _kwargs(rows[key])[rule]
+        assert spec["kind"] == "const" and isinstance(spec["value"], int), spec
+        assert "init:list-to-scalar" in json.loads(rows[key]["found_by"])

@@ -136,7 +136,9 @@ WANTS_SCALAR = re.compile(r"unsupported operand type\(s\) for .*: '(list|tuple)'
                           r"'(list|tuple)' object cannot be interpreted as an integer|must be int, not (list|tuple)|"
                           r"unsupported operand type\(s\) for .*: '(int|float)' and '(list|tuple)'|"
                           r"must be tuple of ints, but found element of type (list|tuple)|"
-                          r"type must be tuple of ints,\s*but got (list|tuple)")
+                          r"type must be tuple of ints,\s*but got (list|tuple)|"
+                          r"(int|float)\(\) argument must be a string, a bytes-like object or a (real )?number, "
+                          r"not '(list|tuple)'")
 WANTS_INT = re.compile(r"must be tuple of ints, but found element of type float|must be tuple of ints, not float|'float' object cannot be interpreted as an integer|"
                        r"argument '\w+' must be int, not float|float object cannot be interpreted|"
                        r"received an invalid combination of arguments.*float")
@@ -418,7 +420,9 @@ def _init_fix(cls: type, exc: BaseException, state: _InitState, reading_uses: di
         if rule:
             return rule
     if WANTS_SCALAR.search(msg):
-        for n in culprits or names:
+        # as for WANTS_INT: the list may be an argument the raising line names by another name
+        # (`filters` passed on as a helper's `out_channels`): the named ones first, then the others
+        for n in culprits + [n for n in names if n not in culprits]:
             spec = _get(state, n)
             if spec is not None and spec["kind"] in ("list", "tuple") and spec["items"] \
                     and spec["items"][0]["kind"] == "const" and n + "#scalar" not in state.changed:
