@@ -240,6 +240,21 @@ class GatedDense(nn.Module):
     def forward(self, x):
         return torch.cat((x, torch.tanh(self.f(x)) * torch.sigmoid(self.g(x))), dim=1)
 ''',
+    # pix2pix-era GANs: `if self.gpu_ids: data_parallel(...)`; the case runs on no GPU
+    "gan.py": '''import torch.nn as nn
+
+
+class ParallelDiscriminator(nn.Module):
+    def __init__(self, in_ch, out_ch, gpu_ids):
+        super().__init__()
+        self.gpu_ids = gpu_ids
+        self.net = nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.LeakyReLU(0.2))
+
+    def forward(self, x):
+        if self.gpu_ids:
+            return nn.parallel.data_parallel(self.net, x, self.gpu_ids)
+        return self.net(x)
+''',
 }
 
 EXPECTED: dict[tuple[str, str], str] = {
@@ -258,6 +273,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("filters.py", "CastConv"): "runnable",
     ("filters.py", "CausalConv"): "runnable",
     ("filters.py", "GatedDense"): "runnable",
+    ("gan.py", "ParallelDiscriminator"): "runnable",
 }
 STUBS: dict[tuple[str, str], list[str]] = {
     ("data_model.py", "Plain"): [ABSENT], ("helper_model.py", "Helped"): [ABSENT]}

@@ -128,3 +128,8 @@ def test_a_filters_argument_used_as_one_size_becomes_an_int(deduce_crawl: Path) 
         spec = _kwargs(rows[key])[rule]
         assert spec["kind"] == "const" and isinstance(spec["value"], int), spec
         assert "init:list-to-scalar" in json.loads(rows[key]["found_by"])
+
+
+def test_gpu_ids_are_an_empty_list(deduce_crawl: Path) -> None:
+    row = _results(deduce_crawl, "eager")[("gan.py", "ParallelDiscriminator")]
+    assert _kwargs(row)["gpu_ids"] == {"kind": "list", "items": []}

@@ -79,12 +79,18 @@ def _module_annotation(annotation: Any) -> bool:
     return isinstance(annotation, str) and annotation.split(".")[-1] == "Module"
 
 
+NO_GPUS = re.compile(r"gpu_?ids|device_?ids|gpus|gpu_?list|gpu_?devices")
+NO_GPU_LIST: dict[str, Any] = {"kind": "list", "items": []}
+
+
 def guess_value(name: str, annotation: Any = inspect.Parameter.empty) -> dict[str, Any]:
     """A value spec for a required parameter, from its annotation and name alone."""
     n = name.lower()
     ann = _ann_name(annotation)
     if re.fullmatch(r"device|dev|[a-z_]*_device", n) or ann in ("torch.device", "device"):
         return const("cpu")  # the case runs on the cpu; an int here would mean cuda:N
+    if NO_GPUS.fullmatch(n):
+        return dict(NO_GPU_LIST)  # `if self.gpu_ids: data_parallel(...)`: the case runs on no GPU
     if CONFIG_NAMES.match(n) or NESTED_CONFIG_NAMES.match(name) or "config" in ann or "cfg" in ann or "namespace" in ann \
             or ann in ("dict", "mapping") or ann.startswith(("dict[", "mapping[")):
         return {"kind": "config", "attrs": {}}
@@ -157,6 +163,8 @@ def value_from_use(name: str, use: Use, annotation: Any = inspect.Parameter.empt
     roles = {r for _, r in use.roles}
     if "device" in roles or guess_value(name, annotation) == const("cpu"):
         return const("cpu"), "init:device"
+    if NO_GPUS.fullmatch(name.lower()):
+        return dict(NO_GPU_LIST), "init:no-gpus"
     if ann in ("bool", "float") or (ann == "int" and not use.iterated):
         return guess_value(name, annotation), "init:annotation"
     if use.str_choices and not roles:
