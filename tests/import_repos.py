@@ -228,14 +228,6 @@ class MeshDecoder(nn.Module):
     def forward(self, x):
         return self.fc(x)
 """,
-    # 15. a vendored library whose own root is a nested folder (fairseq in utils/fairseq_mod/) imports
-    # its `examples` top-level, where the repo root has an `examples/` of its own
-    "examples/demo.py": "WIDTH = 4\n",
-    "thirdparty/fairlib/examples/__init__.py": "import examples.speech  # noqa: F401 - fairlib's own\n",
-    "thirdparty/fairlib/examples/speech/__init__.py": "",
-    "thirdparty/fairlib/examples/speech/layers.py": "WIDTH = 8\n",
-    "thirdparty/fairlib/examples/speech/asr.py": "import torch.nn as nn\nimport examples.speech.layers as layers\n"
-                                                  + _LINEAR.format(name="Asr").replace("8, 8", "layers.WIDTH, 8"),
     # 16. a name a Python 2 statement defines (skipped: it does not parse), imported by another file
     "py2_user.py": "import torch.nn as nn\nfrom py2_model import report  # noqa: F401\n" + _LINEAR.format(name="Py2User"),
     # 17. Python 2's `/` on ints: a layer size of 16.0
@@ -278,7 +270,6 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("py2_model.py", "Py2Net"): "runnable",
     ("meshlib/heads.py", "MeshHead"): "runnable",
     ("meshlib/heads.py", "MeshDecoder"): "init_failed",
-    ("thirdparty/fairlib/examples/speech/asr.py", "Asr"): "runnable",
     ("py2_user.py", "Py2User"): "runnable",
     ("py2_division.py", "Bottleneck"): "runnable",
 }
@@ -305,7 +296,6 @@ def stubs(installed: set[str]) -> dict[tuple[str, str], list[str]]:
         ("py2_model.py", "Py2Net"): PY2_SKIPPED,
         ("meshlib/heads.py", "MeshHead"): [TEMPLATE_SKIPPED],
         ("meshlib/heads.py", "MeshDecoder"): [TEMPLATE_SKIPPED],
-        ("thirdparty/fairlib/examples/speech/asr.py", "Asr"): [],
         ("py2_user.py", "Py2User"): PY2_SKIPPED,
         ("py2_division.py", "Bottleneck"): [old_runtime.INT_DIVISION_MARK],
     }

@@ -369,9 +369,8 @@ def _package_dir(name: str, checkout: Path) -> Path | None:
 class _Attempts:
     """What one load has changed so far: stubs, extra sys.path folders, stub versions."""
 
-    def __init__(self, checkout: Path, stubs: list[str] | None, file: Path | None = None) -> None:
+    def __init__(self, checkout: Path, stubs: list[str] | None) -> None:
         self.checkout = checkout
-        self.file = file  # the case's file: the importer when its own dotted import fails
         self.tolerant: dict[str, set[int]] = {}  # file -> lines of top-level statements to skip
         self.skipped: set[str] = set()  # "skipped:<file>:<line>", recorded beside the stubs
         self.aliases: dict[str, str] = {}  # a repo file's package imported top-level -> its real dotted name
@@ -498,42 +497,6 @@ class _Attempts:
                 sys.path.insert(folders.index(shadow), entry)
                 sys.modules.pop(top, None)
                 return True
-        return False
-
-    def fix_other_package(self, exc: ModuleNotFoundError) -> bool:
-        """`from examples import noisychannel` where the loaded `examples` (the repo root's) lacks
-        it but the importing file's own tree has another `examples/` that holds it (a vendored
-        fairseq, whose own root is `utils/fairseq_mod/`, beside the project's examples): the name
-        becomes an alias of that package (`utils.fairseq_mod.examples`, one module under both
-        names, never initialized twice); where that package has no dotted name from the
-        checkout, the folder above it goes first on sys.path."""
-        top, _, sub = (exc.name or "").partition(".")
-        have = sys.modules.get(top)
-        importer = _importer(exc, self.checkout) or self.file
-        if not sub or have is None or not hasattr(have, "__path__") or importer is None or top in self.aliases:
-            return False
-        first = sub.split(".")[0]
-        loaded = {Path(p).resolve() for p in have.__path__}
-        base = self.case_name[1] if self.case_name else self.checkout
-        for folder in importer.parents:
-            if folder != self.checkout and self.checkout not in folder.parents:
-                break
-            pkg = folder / top
-            if pkg.resolve() in loaded or str(folder) in self.paths or not pkg.is_dir() \
-                    or not ((pkg / f"{first}.py").is_file() or (pkg / first).is_dir()):
-                continue
-            parts = pkg.relative_to(base).parts if base in pkg.parents else ()
-            if (pkg / "__init__.py").is_file() and len(parts) > 1 and parts[0] != top \
-                    and all(p.isidentifier() for p in parts):  # `apex` -> `apex.apex` would import itself
-                self.aliases[top] = ".".join(parts)
-            else:
-                self.paths.add(str(folder))
-                if str(folder) in sys.path:
-                    sys.path.remove(str(folder))
-                sys.path.insert(0, str(folder))
-            for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
-                sys.modules.pop(name, None)
-            return True
         return False
 
     def fix_chained(self, exc: BaseException, local: set[str]) -> bool:
@@ -674,7 +637,7 @@ def load_class(checkout: Path, relpath: str, qualname: str,
         if p not in sys.path:
             sys.path.insert(0, p)
     local = _repo_top_levels(checkout) | _repo_top_levels(file.parent)
-    state = _Attempts(checkout, stubs, file)
+    state = _Attempts(checkout, stubs)
     stub_torch.install()
     old_runtime.install()
     vision_ops.install()  # before crawled code imports torchvision
@@ -699,7 +662,7 @@ def load_class(checkout: Path, relpath: str, qualname: str,
             module = _import_file(dotted, file, checkout, files, state.case_name)
             break
         except ModuleNotFoundError as exc:
-            if state.fix_other_package(exc) or state.fix_missing(exc, local) or state.fix_not_a_package(exc):
+            if state.fix_missing(exc, local) or state.fix_not_a_package(exc):
                 _forget(local | state.roots | {e.split(".")[0] for e in state.exact}, before, checkout, state.keep)
                 continue
             if not state.stub_root(exc, local):
