@@ -255,14 +255,14 @@ class TolerantLoader(importlib.machinery.SourceFileLoader):
     def exec_module(self, module: types.ModuleType) -> None:
         source = Path(self.path).read_text(errors="replace")
         tree, blanked = salvage(source, self.path)
-        lines = source.splitlines()
+        lines, file_name = source.splitlines(), Path(self.path).name
         for line in blanked:  # statements that do not parse are skipped like those that fail
             self.record(self.path, line)
             for name in _unparsed_names(lines, line):
-                module.__dict__.setdefault(name, SkippedName(name, f"{Path(self.path).name}:{line}"))
+                module.__dict__.setdefault(name, SkippedName(name, f"{file_name}:{line}"))
         flags = 0
         for stmt in tree.body:
-            where = f"{Path(self.path).name}:{stmt.lineno}"
+            where = f"{file_name}:{stmt.lineno}"
             if stmt.lineno in self.skip:
                 self.record(self.path, stmt.lineno)
                 if not undecorated(stmt):
