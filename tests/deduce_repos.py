@@ -255,6 +255,70 @@ class ParallelDiscriminator(nn.Module):
             return nn.parallel.data_parallel(self.net, x, self.gpu_ids)
         return self.net(x)
 ''',
+    # mmdet's ResNet family and its copies: the accepted depths are the keys of a class attribute, and
+    # the guard (an `if ... not in ...: raise`, or an assert on a module-level table) names them
+    "backbones.py": '''import torch.nn as nn
+
+WIDTHS = {"tiny": 8, "small": 16}
+
+
+class Stage(nn.Sequential):
+    def __init__(self, width, blocks):
+        super().__init__(*[nn.Conv2d(width, width, 3, padding=1) for _ in range(blocks)])
+
+
+class ResNet(nn.Module):
+    arch_settings = {18: (2, 2), 34: (3, 4)}
+
+    def __init__(self, depth, in_channels=3):
+        super().__init__()
+        if depth not in self.arch_settings:
+            raise KeyError(f"invalid depth {depth} for resnet")
+        self.stem = nn.Conv2d(in_channels, 8, 3, padding=1)
+        self.stages = nn.Sequential(*[Stage(8, n) for n in self.arch_settings[depth]])
+
+    def forward(self, x):
+        return self.stages(self.stem(x))
+
+
+class Named(nn.Module):
+    def __init__(self, arch):
+        super().__init__()
+        assert arch in WIDTHS.keys(), f"arch must be one of {list(WIDTHS)}, got {arch}"
+        self.conv = nn.Conv2d(3, WIDTHS[arch], 1)
+
+    def forward(self, x):
+        return self.conv(x)
+''',
+    # a guard on a list's length: `if len(widths) != self.NUM_STAGES: raise` says how many it wants
+    "pyramid.py": '''import torch.nn as nn
+
+
+class Pyramid(nn.Module):
+    NUM_STAGES = 3
+
+    def __init__(self, widths):
+        super().__init__()
+        if len(widths) != self.NUM_STAGES:
+            raise ValueError(f"need {self.NUM_STAGES} widths, got {len(widths)}")
+        self.stages = nn.ModuleList(nn.Linear(w, w) for w in widths)
+
+    def forward(self, x):
+        return sum(stage(x) for stage in self.stages)
+''',
+    # a token -> id mapping by name: the embedding is sized by len() and padded at a special token
+    "vocab.py": '''import torch.nn as nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, word2ix, hidden=16):
+        super().__init__()
+        self.emb = nn.Embedding(len(word2ix), hidden, padding_idx=word2ix["[PAD]"])
+        self.out = nn.Linear(hidden, 4)
+
+    def forward(self, ids):
+        return self.out(self.emb(ids))
+''',
 }
 
 EXPECTED: dict[tuple[str, str], str] = {
@@ -274,6 +338,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("filters.py", "CausalConv"): "runnable",
     ("filters.py", "GatedDense"): "runnable",
     ("gan.py", "ParallelDiscriminator"): "runnable",
+    ("backbones.py", "Stage"): "runnable",
+    ("backbones.py", "ResNet"): "runnable",
+    ("backbones.py", "Named"): "runnable",
+    ("pyramid.py", "Pyramid"): "runnable",
+    ("vocab.py", "Tagger"): "runnable",
 }
 STUBS: dict[tuple[str, str], list[str]] = {
     ("data_model.py", "Plain"): [ABSENT], ("helper_model.py", "Helped"): [ABSENT]}

@@ -133,3 +133,24 @@ def test_a_filters_argument_used_as_one_size_becomes_an_int(deduce_crawl: Path) 
 def test_gpu_ids_are_an_empty_list(deduce_crawl: Path) -> None:
     row = _results(deduce_crawl, "eager")[("gan.py", "ParallelDiscriminator")]
     assert _kwargs(row)["gpu_ids"] == {"kind": "list", "items": []}
+
+
+def test_a_guarded_argument_takes_a_value_its_guard_accepts(deduce_crawl: Path) -> None:
+    rows = _results(deduce_crawl, "eager")
+    for key, name, value in ((("backbones.py", "ResNet"), "depth", 18), (("backbones.py", "Named"), "arch", "tiny")):
+        assert _kwargs(rows[key])[name] == {"kind": "const", "value": value}
+        assert "init:guard-member" in json.loads(rows[key]["found_by"])
+
+
+def test_a_list_takes_the_length_its_guard_wants(deduce_crawl: Path) -> None:
+    row = _results(deduce_crawl, "eager")[("pyramid.py", "Pyramid")]
+    spec = _kwargs(row)["widths"]
+    assert spec["kind"] == "list" and len(spec["items"]) == 3, spec
+    assert "init:guard-length" in json.loads(row["found_by"])
+
+
+def test_a_token_map_by_name_is_a_vocabulary(deduce_crawl: Path) -> None:
+    row = _results(deduce_crawl, "eager")[("vocab.py", "Tagger")]
+    spec = _kwargs(row)["word2ix"]
+    assert spec["kind"] == "dict" and spec["items"]["[PAD]"] == {"kind": "const", "value": 0}
+    assert "init:vocab-dict" in json.loads(row["found_by"])

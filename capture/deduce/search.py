@@ -29,7 +29,7 @@ from torch import nn
 
 from backend.parity import tensors as output_tensors
 from capture import reasons
-from capture.deduce import specs
+from capture.deduce import guards, specs
 from capture.deduce.fixes import propose
 from capture.deduce.inputs import (LENGTH_NAMES, MASK_NAMES, Slot, candidates_from_layer, context_for,
                                    first_layer, make_candidates, name_candidates)
@@ -382,6 +382,19 @@ def _init_fix(cls: type, exc: BaseException, state: _InitState, reading_uses: di
         if state.globals[name]["kind"] != "const":
             state.globals[name] = const(16)
         return "init:missing-global"
+    accepted = guards.accepted_value(exc, names + config_attrs)
+    if accepted is not None and accepted[0] + "#guard" not in state.changed and _get(state, accepted[0]) is not None:
+        state.changed.add(accepted[0] + "#guard")
+        _set(state, accepted[0], const(accepted[1]))
+        return "init:guard-member"
+    sized = guards.wanted_length(exc, names + config_attrs)
+    if sized is not None and f"{sized[0]}#len{sized[1]}" not in state.changed:
+        spec = _get(state, sized[0])
+        if spec is not None and spec["kind"] in ("list", "tuple") and spec["items"]:
+            state.changed.add(f"{sized[0]}#len{sized[1]}")
+            _set(state, sized[0], {"kind": spec["kind"], "items": [dict(spec["items"][i % len(spec["items"])])
+                                                                     for i in range(sized[1])]})
+            return "init:guard-length"
     culprits = _culprits(exc, names + config_attrs)
     if WANTS_LIST.search(msg):
         for n in culprits or names:

@@ -157,10 +157,23 @@ _NUMERIC_ROLES = {"in_channels", "out_channels", "in_features", "out_features", 
                   "d_model", "dim_feedforward", "padding_idx", "size"}
 
 
+# A token -> id mapping by its name (`word2ix`, `char2idx`, `stoi`): NLP constructors size their embedding
+# with len() and look special tokens up, so a vocabulary with the usual special tokens, then letters.
+VOCAB_MAP = re.compile(r"\w*2(ix|idx|id|index|i)|stoi|(word|token|char|vocab)_?(dict|map|index)", re.I)
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<pad>", "<unk>", "<s>", "</s>", "<sos>", "<eos>")
+
+
+def vocabulary() -> dict[str, Any]:
+    tokens = list(SPECIAL_TOKENS) + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    return {"kind": "dict", "items": {t: const(i) for i, t in enumerate(tokens)}}
+
+
 def value_from_use(name: str, use: Use, annotation: Any = inspect.Parameter.empty) -> tuple[dict[str, Any], str]:
     """(value spec, rule name) for an argument, preferring what the source does with it."""
     ann = _ann_name(annotation)
     roles = {r for _, r in use.roles}
+    if VOCAB_MAP.fullmatch(name) and not roles and not use.is_int:
+        return vocabulary(), "init:vocab-dict"
     if "device" in roles or guess_value(name, annotation) == const("cpu"):
         return const("cpu"), "init:device"
     if NO_GPUS.fullmatch(name.lower()):
