@@ -245,6 +245,25 @@ class Bottleneck(nn.Module):
     def forward(self, x):
         return self.expand(self.bn(self.reduce(x)))
 """,
+    # 18. a copy of an installed distribution in a folder that is no identifier (FOTS ships
+    # `vision-0.9.0/torchvision/`): its relative imports stay in the copy, the installed one keeps its name
+    "third_party/sqlite-utils-3.0/sqlite_utils/__init__.py": "WIDTH = 8\n",
+    "third_party/sqlite-utils-3.0/sqlite_utils/nets/__init__.py": "",
+    "third_party/sqlite-utils-3.0/sqlite_utils/nets/blocks.py": """import torch.nn as nn
+
+import sqlite_utils  # the installed sqlite-utils, not this copy
+from .. import WIDTH
+
+
+class VendoredBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        assert hasattr(sqlite_utils, "Database")
+        self.fc = nn.Linear(WIDTH, WIDTH)
+
+    def forward(self, x):
+        return self.fc(x)
+""",
 }
 
 TEMPLATE_SKIPPED = "skipped:meshlib/templates.py:9"  # EDGES, FACES = load_template(<missing file>)
@@ -272,6 +291,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("meshlib/heads.py", "MeshDecoder"): "init_failed",
     ("py2_user.py", "Py2User"): "runnable",
     ("py2_division.py", "Bottleneck"): "runnable",
+    ("third_party/sqlite-utils-3.0/sqlite_utils/nets/blocks.py", "VendoredBlock"): "runnable",
 }
 
 
@@ -298,6 +318,7 @@ def stubs(installed: set[str]) -> dict[tuple[str, str], list[str]]:
         ("meshlib/heads.py", "MeshDecoder"): [TEMPLATE_SKIPPED],
         ("py2_user.py", "Py2User"): PY2_SKIPPED,
         ("py2_division.py", "Bottleneck"): [old_runtime.INT_DIVISION_MARK],
+        ("third_party/sqlite-utils-3.0/sqlite_utils/nets/blocks.py", "VendoredBlock"): [],
     }
 
 

@@ -714,10 +714,22 @@ def _package_base(dotted: str, checkout: Path) -> tuple[str, Path]:
     return ".".join(keep), base
 
 
-def _bind_top_package(top: str, base: Path, files: tolerant.TolerantFinder | None = None) -> None:
+VENDORED_PREFIX = "graphcrawl_vendored_"
+
+
+def _vendored(top: str, base: Path) -> bool:
+    """`base/top` is the repo's copy of an installed distribution (FOTS ships `vision-0.9.0/torchvision/`)."""
+    return (base / top / "__init__.py").is_file() and top in known_packages.installed()
+
+
+def _bind_top_package(top: str, base: Path, files: tolerant.TolerantFinder | None = None,
+                      name: str | None = None) -> None:
     """The case file's own top package comes from `base`, even where a folder on sys.path
-    before it has a package of the same name (`seg/models/seg/` shadowing `seg/`)."""
+    before it has a package of the same name (`seg/models/seg/` shadowing `seg/`).
+
+    `name`: the module name to bind it under, where it is not `top` (a vendored copy)."""
     folder = base / top
+    top = name or top
     have = sys.modules.get(top)
     if not folder.is_dir() or (have is not None and str(folder) in list(getattr(have, "__path__", []) or [])):
         return
@@ -752,7 +764,14 @@ def _import_file(dotted: str, file: Path, checkout: Path, files: tolerant.Tolera
     if base != checkout and "." in dotted and str(base) not in sys.path:
         sys.path.insert(0, str(base))
     if dotted and all(part.isidentifier() for part in dotted.split(".")):
-        _bind_top_package(dotted.split(".")[0], base, files)
+        top = dotted.split(".")[0]
+        if "." in dotted and _vendored(top, base):
+            # the installed package keeps its name (the repo's absolute imports, torch's own use get it);
+            # the copy is a package of its own name, so its relative imports stay inside the copy
+            _bind_top_package(top, base, files, name=VENDORED_PREFIX + top)
+            dotted = VENDORED_PREFIX + dotted
+        else:
+            _bind_top_package(top, base, files)
         try:
             module = importlib.import_module(dotted)
             if Path(getattr(module, "__file__", "") or "").resolve() == file.resolve():
