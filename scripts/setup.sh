@@ -5,7 +5,8 @@
 #                             tests, datasette for `graphcrawl serve`, ray + unshare/nsenter/ip for the tests
 #                             on a real two-node Ray cluster)
 #   scripts/setup.sh --crawl-env   the tool plus the crawl environment: numpy, scipy, pillow, pyyaml,
-#                     tqdm, matplotlib, pandas, einops, scikit-learn, opencv-python-headless, torchsummary
+#                     tqdm, matplotlib, pandas, einops, scikit-learn, opencv-python-headless, torchsummary,
+#                     huggingface_hub, transformers
 #                     pinned beside torch (pyproject's crawl-env extra),
 #                     then the torchvision built for the installed torch, timm and safetensors without
 #                     their dependencies, so pip never replaces that torch (capture/loading/crawl_env.py)

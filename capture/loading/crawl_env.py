@@ -1,7 +1,7 @@
 """The crawl environment: the field's everyday packages, installed beside the pinned torch.
 
 Why first-class: crawled model code imports numpy, scipy, PIL, yaml, tqdm,
-matplotlib, pandas, einops, sklearn, cv2 and torchsummary all the time; where one is missing it is stubbed
+matplotlib, pandas, einops, sklearn, cv2, torchsummary, huggingface_hub and transformers all the time; where one is missing it is stubbed
 and code that really uses it fails (`NameError: name 'pad_center' is not
 defined`). `pip install -e ".[crawl-env]"` (or `scripts/setup.sh --crawl-env`)
 installs the versions pinned in pyproject.toml; every run records what was
@@ -21,7 +21,7 @@ from importlib import metadata
 
 # distribution names, in the order reports list them
 PACKAGES = ("torch", "numpy", "scipy", "pillow", "pyyaml", "tqdm", "matplotlib", "pandas", "einops",
-            "scikit-learn", "opencv-python-headless", "torchsummary", "torchvision", "torchaudio", "timm", "triton")
+            "scikit-learn", "opencv-python-headless", "torchsummary", "huggingface_hub", "transformers", "torchvision", "torchaudio", "timm", "triton")
 
 
 def versions() -> dict[str, str | None]:
